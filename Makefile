@@ -1,0 +1,71 @@
+# Damselfly build and test entry points. README.md documents them.
+#
+#   make run    build the default appliance and boot it in QEMU (serial on this terminal)
+#   make test   install what is missing, then every test: host (-race), tamago std, QEMU boots
+#
+# The GOOS=tamago toolchain is ours (toolchain/): built from the machine's Go source on first
+# use and cached under ~/.cache/damselfly/toolchain by a hash of its inputs.
+
+SHELL        := /bin/bash
+GO           ?= go
+TAMAGO_GO    := $(CURDIR)/toolchain/go
+BUILD        := $(CURDIR)/build
+KERNEL       := $(BUILD)/kernel.elf
+APP          ?= ./kernel/cmd/damselfly
+# Load address of the kernel image: above the microvm low memory used for boot data,
+# below the 4 GiB hole. -R aligns sections to pages.
+KERNEL_LDFLAGS ?= -T 0x10010000 -R 0x1000
+TAMAGO_ENV   := GOOS=tamago GOARCH=amd64 GOOSPKG=github.com/usbarmory/tamago
+SMP          ?= 2
+MEM          ?= 512M
+APPEND       ?= shell
+HOST_PKGS     = $$($(GO) list ./... | grep -v -e '/ci$$')
+
+.PHONY: all deps toolchain kernel image run test test-host test-fuzz test-tamago-std test-boot bench vet clean
+
+all: kernel
+
+deps:
+	@bash ci/deps.sh
+
+toolchain:
+	@bash toolchain/build.sh
+
+kernel: $(KERNEL)
+
+# Always rebuilt: the go command's own cache makes an unchanged build quick.
+.PHONY: $(KERNEL)
+$(KERNEL): toolchain
+	@mkdir -p $(BUILD)
+	$(TAMAGO_ENV) $(TAMAGO_GO) build -trimpath -ldflags "$(KERNEL_LDFLAGS)" -o $@ $(APP)
+	@ls -l $@ | awk '{print "damselfly: built " $$NF " (" $$5 " bytes)"}'
+
+image: $(KERNEL)
+
+run: deps $(KERNEL)
+	$(GO) run ./qemu/cmd/vmrun --kernel $(KERNEL) --smp $(SMP) --mem $(MEM) --append "$(APPEND)" --timeout 0
+
+vet:
+	$(GO) vet $(HOST_PKGS)
+
+test: deps test-host test-tamago-std test-boot
+
+test-host:
+	$(GO) vet $(HOST_PKGS)
+	$(GO) test -race -count=1 -timeout 20m $(HOST_PKGS)
+
+# Short runs of every fuzz target, to catch regressions in the parsers.
+test-fuzz:
+	@bash ci/fuzz.sh
+
+test-tamago-std: toolchain
+	@bash toolchain/test-std.sh
+
+test-boot: deps toolchain
+	DAMSELFLY_REQUIRE_QEMU=1 $(GO) test -count=1 -timeout 30m -v ./ci/
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchtime=200ms ./sched/ ./ipi/ ./net/... ./vm/ ./blk/ ./vfs/...
+
+clean:
+	rm -rf $(BUILD)
