@@ -1,0 +1,168 @@
+// The MC146818 CMOS real-time clock: the wall-clock device of QEMU microvm
+// (rtc=on by default) and of PCs. It is the reference the `time` self-test
+// compares kernel time with, because QEMU drives it from the host's clock.
+//
+// Registers from the MC146818A datasheet ("Address Map", "Register A/B"); the
+// century byte at 0x32 is the one QEMU fills and ACPI's FADT.CENTURY names.
+
+package board
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// RTC ports and registers.
+const (
+	RTCIndex = 0x70 // bit 7 set disables NMI: keep it clear
+	RTCData  = 0x71
+
+	rtcSeconds = 0x00
+	rtcMinutes = 0x02
+	rtcHours   = 0x04
+	rtcDay     = 0x07
+	rtcMonth   = 0x08
+	rtcYear    = 0x09
+	rtcStatusA = 0x0a
+	rtcStatusB = 0x0b
+	rtcCentury = 0x32
+
+	rtcUIP    = 1 << 7 // A: update in progress
+	rtcBinary = 1 << 2 // B: DM, values are binary rather than BCD
+	rtc24h    = 1 << 1 // B: 24-hour mode
+	rtcPM     = 1 << 7 // hours register, 12-hour mode
+)
+
+// RTCRegs is a snapshot of the time registers.
+type RTCRegs struct {
+	Sec, Min, Hour, Day, Month, Year, Century, StatusB uint8
+}
+
+func fromBCD(v uint8) (int, bool) {
+	hi, lo := v>>4, v&0xf
+	if hi > 9 || lo > 9 {
+		return 0, false
+	}
+	return int(hi)*10 + int(lo), true
+}
+
+// Time decodes the registers as UTC (QEMU's default -rtc base=utc).
+func (r RTCRegs) Time() (time.Time, error) {
+	conv := func(v uint8) (int, bool) { return int(v), true }
+	if r.StatusB&rtcBinary == 0 {
+		conv = fromBCD
+	}
+	hourReg := r.Hour
+	pm := false
+	if r.StatusB&rtc24h == 0 {
+		pm = hourReg&rtcPM != 0
+		hourReg &^= rtcPM
+	}
+	var v [7]int
+	for i, b := range [7]uint8{r.Sec, r.Min, hourReg, r.Day, r.Month, r.Year, r.Century} {
+		n, ok := conv(b)
+		if !ok {
+			return time.Time{}, fmt.Errorf("rtc: register %d holds %#x, not BCD", i, b)
+		}
+		v[i] = n
+	}
+	sec, min, hour, day, month, year, century := v[0], v[1], v[2], v[3], v[4], v[5], v[6]
+	if r.StatusB&rtc24h == 0 {
+		if hour < 1 || hour > 12 {
+			return time.Time{}, fmt.Errorf("rtc: 12-hour clock reads %d", hour)
+		}
+		hour %= 12
+		if pm {
+			hour += 12
+		}
+	}
+	if century == 0 {
+		century = 20 // no century register: assume 20xx
+	}
+	if sec > 59 || min > 59 || hour > 23 || day < 1 || day > 31 || month < 1 || month > 12 || year > 99 || century > 99 {
+		return time.Time{}, fmt.Errorf("rtc: impossible date %02d%02d-%02d-%02d %02d:%02d:%02d", century, year, month, day, hour, min, sec)
+	}
+	t := time.Date(century*100+year, time.Month(month), day, hour, min, sec, 0, time.UTC)
+	if t.Day() != day {
+		return time.Time{}, fmt.Errorf("rtc: %d-%02d has no day %d", century*100+year, month, day)
+	}
+	return t, nil
+}
+
+// RTC reads an MC146818 through port I/O.
+type RTC struct {
+	IO Ports
+}
+
+func (c *RTC) reg(r uint8) uint8 {
+	c.IO.Out8(RTCIndex, r)
+	return c.IO.In8(RTCData)
+}
+
+// maxRTCPolls bounds every wait on the device: a broken or absent RTC (port
+// reads of 0xff) must not hang the boot.
+const maxRTCPolls = 1 << 22
+
+// ErrNoRTC means the device never settled.
+var ErrNoRTC = errors.New("rtc: device does not settle (absent?)")
+
+// Regs returns a consistent snapshot: read outside an update cycle, twice,
+// until two reads agree.
+func (c *RTC) Regs() (RTCRegs, error) {
+	var prev RTCRegs
+	for i := 0; i < 1000; i++ {
+		if !c.waitNotUpdating() {
+			return RTCRegs{}, ErrNoRTC
+		}
+		r := RTCRegs{
+			Sec: c.reg(rtcSeconds), Min: c.reg(rtcMinutes), Hour: c.reg(rtcHours),
+			Day: c.reg(rtcDay), Month: c.reg(rtcMonth), Year: c.reg(rtcYear),
+			Century: c.reg(rtcCentury), StatusB: c.reg(rtcStatusB),
+		}
+		if i > 0 && r == prev {
+			return r, nil
+		}
+		prev = r
+	}
+	return RTCRegs{}, ErrNoRTC
+}
+
+func (c *RTC) waitNotUpdating() bool {
+	for i := 0; i < maxRTCPolls; i++ {
+		if c.reg(rtcStatusA)&rtcUIP == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Now reads the wall-clock time.
+func (c *RTC) Now() (time.Time, error) {
+	r, err := c.Regs()
+	if err != nil {
+		return time.Time{}, err
+	}
+	return r.Time()
+}
+
+// SecondEdge spins until the seconds register changes and returns the new
+// time with the value of now() taken right after the change was seen: the
+// moment a wall-clock second began, to within one register read. It gives up
+// after maxRTCPolls reads (more than a second on any machine).
+func (c *RTC) SecondEdge(now func() int64) (time.Time, int64, error) {
+	first := c.reg(rtcSeconds)
+	for i := 0; i < maxRTCPolls; i++ {
+		s := c.reg(rtcSeconds)
+		if s != first {
+			t := now()
+			r, err := c.Regs()
+			if err != nil {
+				return time.Time{}, 0, err
+			}
+			wall, err := r.Time()
+			return wall, t, err
+		}
+	}
+	return time.Time{}, 0, ErrNoRTC
+}
