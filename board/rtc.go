@@ -80,7 +80,7 @@ func (r RTCRegs) Time() (time.Time, error) {
 	if century == 0 {
 		century = 20 // no century register: assume 20xx
 	}
-	if sec > 59 || min > 59 || hour > 23 || day < 1 || day > 31 || month < 1 || month > 12 || year > 99 || century > 99 {
+	if sec > 59 || min > 59 || hour > 23 || day < 1 || day > 31 || month < 1 || month > 12 || year > 99 || century < 19 || century > 99 {
 		return time.Time{}, fmt.Errorf("rtc: impossible date %02d%02d-%02d-%02d %02d:%02d:%02d", century, year, month, day, hour, min, sec)
 	}
 	t := time.Date(century*100+year, time.Month(month), day, hour, min, sec, 0, time.UTC)
