@@ -1,0 +1,5 @@
+package vm
+
+import "runtime"
+
+func runtimeGosched() { runtime.Gosched() }
