@@ -464,9 +464,21 @@ func (o *Object) Discard(off, n int64) {
 	}
 	lk := o.LockRange(off, n, Exclusive)
 	defer lk.Unlock()
+	lk.Discard()
+}
+
+// Discard drops the cached pages the exclusive lock covers, dirty or not.
+// Pages only partly covered are dropped too, so the lock should be page
+// aligned or the caller must not care about the rest of those pages (the
+// block layer locks whole pages around raw writes).
+func (l *RangeLock) Discard() {
+	if l.mode != Exclusive {
+		panic("vm: Discard under a shared range lock")
+	}
+	o := l.o
 	o.mu.Lock()
 	var gone []*page
-	for i := off >> pageShift; i<<pageShift < off+n; i++ {
+	for i := l.start >> pageShift; i<<pageShift < l.end && i<<pageShift < o.size; i++ {
 		if pg := o.pages[i]; pg != nil {
 			if pg.dirty {
 				o.ndirty--
@@ -475,7 +487,7 @@ func (o *Object) Discard(off, n int64) {
 			gone = append(gone, pg)
 		}
 	}
-	o.states.set(off&^(PageSize-1), off+n, Invalid, false)
+	o.states.set(l.start&^(PageSize-1), min(l.end, o.size), Invalid, false)
 	o.mu.Unlock()
 	if o.pool != nil {
 		for _, pg := range gone {
