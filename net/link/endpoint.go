@@ -1,0 +1,52 @@
+// Package link is the boundary between the protocol stack and a network
+// device: an Endpoint sends and receives whole Ethernet frames. Devices
+// here are an in-memory pipe pair with clock-driven impairments (loss,
+// delay, reordering, duplication, corruption) for tests, and a Linux tap
+// device for running the stack as a host process.
+package link
+
+import (
+	"errors"
+
+	"damselfly/net/ether"
+)
+
+// RSS is the receive-side-scaling hash a multi-queue device computed for
+// a frame (Toeplitz over the IPv4/TCP 4-tuple, Microsoft RSS spec), so the
+// stack can steer the frame to its owning CPU without touching it.
+type RSS struct {
+	Hash  uint32
+	Valid bool
+}
+
+// Receiver takes a received frame. The frame's memory belongs to the
+// receiver from then on: endpoints hand over a fresh buffer each time, so
+// the frame may be queued to another thread without copying. Receivers
+// must not block; they queue and return.
+type Receiver func(frame []byte, rss RSS)
+
+// Endpoint is a network device seen from the stack.
+type Endpoint interface {
+	// MTU is the largest IP datagram the link carries (not counting the
+	// Ethernet header).
+	MTU() int
+	// MAC is the device's hardware address.
+	MAC() ether.MAC
+	// Send transmits a complete Ethernet frame. The endpoint does not
+	// keep frame after returning. Safe for concurrent use.
+	Send(frame []byte) error
+	// SetReceiver installs the function given each received frame; it
+	// must be called before frames flow.
+	SetReceiver(Receiver)
+	// Close stops the device; Send fails afterwards.
+	Close() error
+}
+
+// RSSKeyed is implemented by endpoints that compute an RSS hash on
+// receive; RSSKey returns the Toeplitz key in use.
+type RSSKeyed interface {
+	RSSKey() []byte
+}
+
+// ErrClosed is returned by Send on a closed endpoint.
+var ErrClosed = errors.New("link: endpoint closed")

@@ -1,0 +1,280 @@
+package link
+
+import (
+	"container/heap"
+	"math/rand"
+	"sync"
+	"time"
+
+	"damselfly/net/ether"
+)
+
+// Impairments describes what a pipe does to frames in one direction.
+// Probabilities are in [0, 1].
+type Impairments struct {
+	Loss      float64       // frame silently dropped
+	Duplicate float64       // frame delivered twice
+	Corrupt   float64       // one random bit flipped (in the payload past the Ethernet header)
+	Reorder   float64       // frame held back an extra ReorderDelay
+	Delay     time.Duration // added to every frame
+	Jitter    time.Duration // uniform extra delay in [0, Jitter)
+	// ReorderDelay is how long a reordered frame waits (default: 1 ms
+	// plus Delay), letting later frames overtake it.
+	ReorderDelay time.Duration
+}
+
+func (im Impairments) delays() bool {
+	return im.Delay > 0 || im.Jitter > 0 || im.Reorder > 0
+}
+
+// PipeConfig configures a Pipe.
+type PipeConfig struct {
+	MTU int // default 1500
+	// Now is the clock the delays are measured on; default time.Now.
+	// Tests pass a fake clock and call Advance.
+	Now func() time.Time
+	// AtoB and BtoA impair the two directions independently.
+	AtoB, BtoA Impairments
+	// Seed makes the impairments reproducible.
+	Seed int64
+	// RSSKey, if set, makes both ends compute a Toeplitz hash over each
+	// received IPv4 TCP/UDP frame, as a multi-queue NIC does.
+	RSSKey []byte
+	// Hash computes the RSS hash of a frame for RSSKey; the stack
+	// supplies its own Toeplitz function so the pipe and the stack agree
+	// by construction, and tests check it against the published vectors.
+	Hash func(key, frame []byte) (uint32, bool)
+}
+
+// PipeStats counts what a direction did.
+type PipeStats struct {
+	Sent, Delivered, Lost, Duplicated, Corrupted, Reordered uint64
+}
+
+// Pipe is a pair of connected endpoints, like a cable between two NICs.
+// Frames with no delay are delivered synchronously inside Send; delayed
+// frames wait in a queue ordered by due time and are delivered by Advance
+// (with a fake clock) or by the pipe's own timer goroutine (RunTimer, real
+// clock).
+type Pipe struct {
+	A, B *PipeEnd
+
+	cfg PipeConfig
+	mu  sync.Mutex // guards rng, queue, seq, stats, closed
+	rng *rand.Rand
+	q   frameHeap
+	seq uint64
+	// kick wakes the timer goroutine when a new earliest frame is queued.
+	kick chan struct{}
+}
+
+// PipeEnd is one end of a Pipe.
+type PipeEnd struct {
+	p     *Pipe
+	mac   ether.MAC
+	peer  *PipeEnd
+	im    Impairments
+	stats PipeStats
+
+	rmu    sync.RWMutex
+	recv   Receiver
+	closed bool
+}
+
+type queued struct {
+	due   time.Time
+	seq   uint64
+	to    *PipeEnd
+	frame []byte
+}
+
+type frameHeap []queued
+
+func (h frameHeap) Len() int { return len(h) }
+func (h frameHeap) Less(i, j int) bool {
+	if !h[i].due.Equal(h[j].due) {
+		return h[i].due.Before(h[j].due)
+	}
+	return h[i].seq < h[j].seq
+}
+func (h frameHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *frameHeap) Push(x any)   { *h = append(*h, x.(queued)) }
+func (h *frameHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// NewPipe returns a connected pair; A has MAC 02:00:00:00:00:0a, B
+// 02:00:00:00:00:0b.
+func NewPipe(cfg PipeConfig) *Pipe {
+	if cfg.MTU == 0 {
+		cfg.MTU = 1500
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	p := &Pipe{cfg: cfg, rng: rand.New(rand.NewSource(cfg.Seed)), kick: make(chan struct{}, 1)}
+	p.A = &PipeEnd{p: p, mac: ether.MAC{2, 0, 0, 0, 0, 0xa}, im: cfg.AtoB}
+	p.B = &PipeEnd{p: p, mac: ether.MAC{2, 0, 0, 0, 0, 0xb}, im: cfg.BtoA}
+	p.A.peer, p.B.peer = p.B, p.A
+	return p
+}
+
+func (e *PipeEnd) MTU() int               { return e.p.cfg.MTU }
+func (e *PipeEnd) MAC() ether.MAC         { return e.mac }
+func (e *PipeEnd) SetReceiver(r Receiver) { e.rmu.Lock(); e.recv = r; e.rmu.Unlock() }
+func (e *PipeEnd) RSSKey() []byte         { return e.p.cfg.RSSKey }
+
+// Stats returns the counters of frames sent from this end.
+func (e *PipeEnd) Stats() PipeStats {
+	e.p.mu.Lock()
+	defer e.p.mu.Unlock()
+	return e.stats
+}
+
+// Close stops both directions out of this end.
+func (e *PipeEnd) Close() error {
+	e.rmu.Lock()
+	e.closed = true
+	e.rmu.Unlock()
+	return nil
+}
+
+// Send applies this direction's impairments and delivers or queues the
+// frame for the peer.
+func (e *PipeEnd) Send(frame []byte) error {
+	e.rmu.RLock()
+	closed := e.closed
+	e.rmu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
+	if len(frame) > ether.HeaderLen+e.p.cfg.MTU {
+		return nil // a real wire would drop it too; counted as lost
+	}
+	p := e.p
+	now := p.cfg.Now()
+	var out [2]queued
+	n := 0
+	p.mu.Lock()
+	e.stats.Sent++
+	im := e.im
+	if im.Loss > 0 && p.rng.Float64() < im.Loss {
+		e.stats.Lost++
+		p.mu.Unlock()
+		return nil
+	}
+	copies := 1
+	if im.Duplicate > 0 && p.rng.Float64() < im.Duplicate {
+		copies = 2
+		e.stats.Duplicated++
+	}
+	for range copies {
+		f := append([]byte(nil), frame...)
+		if im.Corrupt > 0 && len(f) > ether.HeaderLen && p.rng.Float64() < im.Corrupt {
+			i := ether.HeaderLen + p.rng.Intn(len(f)-ether.HeaderLen)
+			f[i] ^= 1 << p.rng.Intn(8)
+			e.stats.Corrupted++
+		}
+		d := im.Delay
+		if im.Jitter > 0 {
+			d += time.Duration(p.rng.Int63n(int64(im.Jitter)))
+		}
+		if im.Reorder > 0 && p.rng.Float64() < im.Reorder {
+			rd := im.ReorderDelay
+			if rd == 0 {
+				rd = time.Millisecond + im.Delay
+			}
+			d += rd
+			e.stats.Reordered++
+		}
+		out[n] = queued{due: now.Add(d), frame: f, to: e.peer}
+		n++
+	}
+	if !im.delays() && len(p.q) == 0 {
+		e.stats.Delivered += uint64(n)
+		p.mu.Unlock()
+		for _, q := range out[:n] {
+			q.to.deliver(q.frame)
+		}
+		return nil
+	}
+	wasFirst := false
+	for _, q := range out[:n] {
+		p.seq++
+		q.seq = p.seq
+		heap.Push(&p.q, q)
+		wasFirst = wasFirst || p.q[0].seq == q.seq
+	}
+	p.mu.Unlock()
+	if wasFirst {
+		select {
+		case p.kick <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+func (e *PipeEnd) deliver(f []byte) {
+	e.rmu.RLock()
+	r, closed := e.recv, e.closed
+	e.rmu.RUnlock()
+	if r == nil || closed {
+		return
+	}
+	var rss RSS
+	if key := e.p.cfg.RSSKey; key != nil && e.p.cfg.Hash != nil {
+		rss.Hash, rss.Valid = e.p.cfg.Hash(key, f)
+	}
+	r(f, rss)
+}
+
+// NextDeadline returns the due time of the earliest queued frame.
+func (p *Pipe) NextDeadline() (time.Time, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.q) == 0 {
+		return time.Time{}, false
+	}
+	return p.q[0].due, true
+}
+
+// Advance delivers every queued frame that is due by the clock's now.
+func (p *Pipe) Advance() {
+	now := p.cfg.Now()
+	for {
+		p.mu.Lock()
+		if len(p.q) == 0 || p.q[0].due.After(now) {
+			p.mu.Unlock()
+			return
+		}
+		q := heap.Pop(&p.q).(queued)
+		q.to.peer.stats.Delivered++
+		p.mu.Unlock()
+		q.to.deliver(q.frame)
+	}
+}
+
+// RunTimer delivers delayed frames on the real clock until stop is
+// closed. Needed only when impairments delay frames and the clock is real.
+func (p *Pipe) RunTimer(stop <-chan struct{}) {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		p.Advance()
+		if d, ok := p.NextDeadline(); ok {
+			t.Reset(time.Until(d))
+		} else {
+			t.Reset(time.Hour)
+		}
+		select {
+		case <-stop:
+			return
+		case <-p.kick:
+		case <-t.C:
+		}
+	}
+}
