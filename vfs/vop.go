@@ -75,8 +75,8 @@ type Msg struct {
 	Link    string         // readlink
 	Err     error
 
-	reply chan<- *Msg     // SendMsg: where the finished message goes
-	done  chan struct{}   // DoMsg of a queued message: closed by the reply
+	reply chan<- *Msg   // SendMsg: where the finished message goes
+	done  chan struct{} // DoMsg of a queued message: closed by the reply
 }
 
 // dispatch performs m on fs. It runs on a filesystem thread, or in the sender's context on the

@@ -88,6 +88,10 @@ func mkfs(t testing.TB, bs int, size int64, src string, extra ...string) string 
 	if err != nil {
 		t.Fatalf("mke2fs %v: %v\n%s", args, err, out)
 	}
+	// mke2fs leaves trailing unused blocks unwritten; give the file the filesystem's size.
+	if err := os.Truncate(img, size); err != nil {
+		t.Fatal(err)
+	}
 	return img
 }
 

@@ -41,33 +41,33 @@ const (
 // rawInode is a view over one on-disk inode record.
 type rawInode []byte
 
-func (r rawInode) u16(o int) uint16     { return binary.LittleEndian.Uint16(r[o:]) }
-func (r rawInode) u32(o int) uint32     { return binary.LittleEndian.Uint32(r[o:]) }
-func (r rawInode) p16(o int, v uint16)  { binary.LittleEndian.PutUint16(r[o:], v) }
-func (r rawInode) p32(o int, v uint32)  { binary.LittleEndian.PutUint32(r[o:], v) }
-func (r rawInode) Mode() uint16         { return r.u16(0) }
-func (r rawInode) UID() uint32          { return uint32(r.u16(2)) | uint32(r.u16(120))<<16 }
-func (r rawInode) GID() uint32          { return uint32(r.u16(24)) | uint32(r.u16(122))<<16 }
-func (r rawInode) Atime() uint32        { return r.u32(8) }
-func (r rawInode) Ctime() uint32        { return r.u32(12) }
-func (r rawInode) Mtime() uint32        { return r.u32(16) }
-func (r rawInode) Dtime() uint32        { return r.u32(20) }
-func (r rawInode) LinksCount() uint16   { return r.u16(26) }
-func (r rawInode) Blocks() uint32       { return r.u32(28) } // 512-byte units
-func (r rawInode) Flags() uint32        { return r.u32(32) }
-func (r rawInode) Block(i int) uint32   { return r.u32(40 + 4*i) }
-func (r rawInode) FileACL() uint32      { return r.u32(104) }
-func (r rawInode) sizeHigh() uint32     { return r.u32(108) }
-func (r rawInode) setMode(v uint16)     { r.p16(0, v) }
-func (r rawInode) setAtime(v uint32)    { r.p32(8, v) }
-func (r rawInode) setCtime(v uint32)    { r.p32(12, v) }
-func (r rawInode) setMtime(v uint32)    { r.p32(16, v) }
-func (r rawInode) setDtime(v uint32)    { r.p32(20, v) }
-func (r rawInode) setLinks(v uint16)    { r.p16(26, v) }
-func (r rawInode) setBlocks(v uint32)   { r.p32(28, v) }
-func (r rawInode) setFlags(v uint32)    { r.p32(32, v) }
+func (r rawInode) u16(o int) uint16         { return binary.LittleEndian.Uint16(r[o:]) }
+func (r rawInode) u32(o int) uint32         { return binary.LittleEndian.Uint32(r[o:]) }
+func (r rawInode) p16(o int, v uint16)      { binary.LittleEndian.PutUint16(r[o:], v) }
+func (r rawInode) p32(o int, v uint32)      { binary.LittleEndian.PutUint32(r[o:], v) }
+func (r rawInode) Mode() uint16             { return r.u16(0) }
+func (r rawInode) UID() uint32              { return uint32(r.u16(2)) | uint32(r.u16(120))<<16 }
+func (r rawInode) GID() uint32              { return uint32(r.u16(24)) | uint32(r.u16(122))<<16 }
+func (r rawInode) Atime() uint32            { return r.u32(8) }
+func (r rawInode) Ctime() uint32            { return r.u32(12) }
+func (r rawInode) Mtime() uint32            { return r.u32(16) }
+func (r rawInode) Dtime() uint32            { return r.u32(20) }
+func (r rawInode) LinksCount() uint16       { return r.u16(26) }
+func (r rawInode) Blocks() uint32           { return r.u32(28) } // 512-byte units
+func (r rawInode) Flags() uint32            { return r.u32(32) }
+func (r rawInode) Block(i int) uint32       { return r.u32(40 + 4*i) }
+func (r rawInode) FileACL() uint32          { return r.u32(104) }
+func (r rawInode) sizeHigh() uint32         { return r.u32(108) }
+func (r rawInode) setMode(v uint16)         { r.p16(0, v) }
+func (r rawInode) setAtime(v uint32)        { r.p32(8, v) }
+func (r rawInode) setCtime(v uint32)        { r.p32(12, v) }
+func (r rawInode) setMtime(v uint32)        { r.p32(16, v) }
+func (r rawInode) setDtime(v uint32)        { r.p32(20, v) }
+func (r rawInode) setLinks(v uint16)        { r.p16(26, v) }
+func (r rawInode) setBlocks(v uint32)       { r.p32(28, v) }
+func (r rawInode) setFlags(v uint32)        { r.p32(32, v) }
 func (r rawInode) setBlock(i int, v uint32) { r.p32(40+4*i, v) }
-func (r rawInode) setFileACL(v uint32)  { r.p32(104, v) }
+func (r rawInode) setFileACL(v uint32)      { r.p32(104, v) }
 
 func (r rawInode) setUID(v uint32) { r.p16(2, uint16(v)); r.p16(120, uint16(v>>16)) }
 func (r rawInode) setGID(v uint32) { r.p16(24, uint16(v)); r.p16(122, uint16(v>>16)) }
