@@ -1,0 +1,524 @@
+package tcp
+
+import "time"
+
+// The send side: the send buffer, segmentation (Nagle, sender SWS
+// avoidance), retransmission (RFC 6298 RTO with Karn's rule and backoff;
+// fast retransmit with NewReno (RFC 6582) or SACK-based recovery (RFC
+// 6675); limited transmit (RFC 3042)), zero-window probes and the handling
+// of ACKs.
+//
+// Sequence space: buf holds every byte from bufSeq on that is not yet
+// acknowledged, sent or not. SYN occupies iss, FIN finSeq. una <= nxt <=
+// max, where max is the highest sequence number ever sent and nxt the next
+// to send (nxt falls back to una after an RTO, "go back N").
+type sender struct {
+	buf    ring
+	bufSeq uint32
+
+	una, nxt, max uint32
+	wnd           uint32 // peer's window, scaled
+	maxWnd        uint32 // largest window the peer has offered
+	wl1, wl2      uint32 // segment seq/ack of the last window update
+	shift         uint8  // peer's window scale
+	mss           int    // peer's MSS (for a 20-byte header), limited by our MTU and PMTU
+
+	finQueued bool
+	finSeq    uint32
+
+	nodelay   bool
+	wantWrite bool // a Write came up short: report EventWritable on space
+
+	cc congestion
+
+	// RTT estimation, RFC 6298 §2; one segment timed at a time.
+	srtt, rttvar, rto time.Duration
+	hasRTT            bool
+	rttTiming         bool
+	rttSeq            uint32
+	rttTime           time.Time
+	retries           int // consecutive RTOs without progress
+	retrans           uint64
+
+	// Loss recovery.
+	dupAcks    int
+	inRecovery bool
+	recover    uint32 // RFC 6582 "recover": max when recovery began
+	highRxt    uint32 // RFC 6675 HighRxt
+	rexmitUna  bool   // retransmit the segment at una first
+	sb         scoreboard
+
+	persistBackoff time.Duration
+	probed         bool // a zero-window probe byte at una may be acknowledged
+	rtoTimer       *timer
+	persistTimer   *timer
+}
+
+func (c *Conn) initSend(iss uint32) {
+	c.snd.una, c.snd.nxt, c.snd.max = iss, iss, iss
+	c.snd.bufSeq = iss + 1
+}
+
+// smss is the sender MSS for congestion accounting: the data that fits
+// in a segment beside the options every segment carries (RFC 9293
+// §3.7.1's Eff.snd.MSS).
+func (c *Conn) smss() int {
+	if c.tsOK {
+		return c.snd.mss - 12
+	}
+	return c.snd.mss
+}
+
+// dataOptLen is the option space of the next data segment.
+func (c *Conn) dataOptLen() int {
+	n := 0
+	if c.tsOK {
+		n = 12
+	}
+	if c.sackOK && len(c.rcv.ooo) > 0 {
+		k := min(c.rcv.numSACKRanges(), (HeaderMaxLen-HeaderMinLen-n-4)/8)
+		n += 4 + 8*k
+	}
+	return n
+}
+
+// sendSYN transmits (or retransmits) our SYN or SYN-ACK.
+func (c *Conn) sendSYN() {
+	flags := FlagSYN
+	if c.state == StateSynReceived {
+		flags |= FlagACK
+	}
+	first := c.snd.max == c.iss
+	c.sendSegment(c.iss, flags, 0, 0)
+	c.snd.nxt = c.iss + 1
+	c.snd.max = c.snd.nxt
+	if first {
+		c.snd.rttTiming, c.snd.rttSeq, c.snd.rttTime = true, c.iss+1, c.s.now
+	} else {
+		c.snd.rttTiming = false
+		c.snd.retrans++
+		c.s.ctr.retransSegs++
+	}
+	if !c.snd.rtoTimer.armed() {
+		c.s.resetTimer(c.snd.rtoTimer, c.snd.rto)
+	}
+}
+
+// sendSegment builds and transmits one segment carrying n bytes of the
+// send buffer starting off bytes past bufSeq.
+func (c *Conn) sendSegment(seq uint32, flags Flags, off, n int) {
+	s := c.s
+	b := s.obuf
+	var o Options
+	if flags&FlagSYN != 0 {
+		active := c.state == StateSynSent
+		o.HasMSS, o.MSS = true, uint16(min(c.rcv.mss, 0xffff))
+		if active || c.wsOK {
+			o.HasWScale, o.WScale = true, c.rcv.shift
+		}
+		o.SACKPerm = active || c.sackOK
+		o.HasTS = active || c.tsOK
+	} else {
+		o.HasTS = c.tsOK
+		if c.sackOK && len(c.rcv.ooo) > 0 {
+			c.rcv.sackBlocks(&o)
+		}
+	}
+	if o.HasTS {
+		o.TSVal = s.tsClock() + c.tsOffset
+		o.TSEcr = c.rcv.tsRecent
+	}
+	if c.state != StateSynSent && flags&FlagRST == 0 {
+		flags |= FlagACK
+	}
+	hl := HeaderMinLen + EncodeOptions(b[HeaderMinLen:HeaderMaxLen], &o)
+	h := Header(b[:hl+n])
+	h.SetSrcPort(c.local.Port())
+	h.SetDstPort(c.remote.Port())
+	h.SetSeq(seq)
+	if flags&FlagACK != 0 {
+		h.SetAck(c.rcv.nxt)
+	} else {
+		h.SetAck(0)
+	}
+	h.SetDataOffset(hl)
+	h.SetFlags(flags)
+	h.SetWindow(c.rcv.windowField(flags&FlagSYN != 0))
+	h.SetUrgentPtr(0)
+	if n > 0 {
+		c.snd.buf.peek(off, b[hl:hl+n])
+	}
+	s.transmit(c.key(), h)
+	if flags&FlagACK != 0 {
+		c.rcv.lastAckSent = c.rcv.nxt
+		c.rcv.ackNow = false
+		c.rcv.ackPending = 0
+		s.stopTimer(c.rcv.delackTimer)
+	}
+}
+
+// sendACK sends a bare ACK at SND.NXT.
+func (c *Conn) sendACK() { c.sendSegment(c.snd.nxt, FlagACK, 0, 0) }
+
+// challengeACK answers a suspicious segment, RFC 5961 §3.2, §4.2, §5.2.
+func (c *Conn) challengeACK() {
+	if c.s.challengeACKAllowed() {
+		c.sendACK()
+	}
+}
+
+// output sends what the windows allow, then an ACK if one is owed and no
+// segment carried it.
+func (c *Conn) output() {
+	switch c.state {
+	case StateEstablished, StateCloseWait, StateFinWait1, StateClosing, StateLastAck:
+		c.sendData()
+	}
+	if c.rcv.ackNow && c.state != StateClosed && c.state != StateSynSent {
+		c.sendACK()
+	}
+}
+
+// pipe estimates the bytes in the network, RFC 6675 §4 for SACK and RFC
+// 5681/3042 (each duplicate ACK is a segment that left) without.
+func (c *Conn) pipe() int {
+	snd := &c.snd
+	inflight := int(snd.nxt - snd.una)
+	if !c.sackOK {
+		return max(0, inflight-snd.dupAcks*c.smss())
+	}
+	from := snd.una
+	if snd.inRecovery {
+		from = seqMax(snd.una, snd.highRxt)
+	}
+	lost := snd.sb.unsackedBetween(from, seqMin(snd.sb.lossEdge(snd.una, c.smss()), snd.nxt))
+	return max(0, inflight-int(snd.sb.sackedBetween(snd.una, snd.nxt))-lost)
+}
+
+func (c *Conn) sendData() {
+	snd := &c.snd
+	for {
+		seg := snd.mss - c.dataOptLen()
+		dataEnd := snd.bufSeq + uint32(snd.buf.len())
+		if snd.rexmitUna {
+			// Fast retransmit: the first retransmission is sent
+			// whatever cwnd says (RFC 5681 §3.2 step 4, RFC 6675 §5).
+			snd.rexmitUna = false
+			n := int(seqMin(dataEnd, snd.max) - snd.una)
+			if seqLT(snd.una, snd.bufSeq) {
+				n = 0
+			}
+			n = max(0, min(n, seg))
+			fin := snd.finQueued && snd.una+uint32(n) == snd.finSeq && seqGT(snd.max, snd.finSeq)
+			if n > 0 || fin {
+				c.transmitData(snd.una, n, fin)
+				snd.highRxt = seqMax(snd.highRxt, snd.una+uint32(n))
+			}
+			continue
+		}
+		pipe, cwnd := c.pipe(), snd.cc.cwnd()
+		if snd.inRecovery && c.sackOK {
+			if start, n, ok := c.nextLostHole(seg); ok {
+				if pipe+n > cwnd {
+					break
+				}
+				c.transmitData(start, n, false)
+				snd.highRxt = start + uint32(n)
+				continue
+			}
+		}
+		// Skip ranges the peer already holds (after an RTO rewind).
+		if c.sackOK {
+			if end, ok := snd.sb.covering(snd.nxt); ok && seqLEQ(end, snd.max) {
+				snd.nxt = end
+				continue
+			}
+		}
+		avail := 0
+		if seqLT(snd.nxt, dataEnd) {
+			avail = int(dataEnd - snd.nxt)
+		}
+		n := min(seg, avail)
+		if c.sackOK {
+			if next, ok := snd.sb.nextStart(snd.nxt); ok && seqLT(next, snd.max) {
+				n = min(n, int(next-snd.nxt))
+			}
+		}
+		winRoom := int(int32(snd.una + snd.wnd - snd.nxt))
+		cwndRoom := cwnd - pipe
+		limited := n
+		n = max(0, min(n, winRoom, cwndRoom))
+		rexmit := seqLT(snd.nxt, snd.max)
+		fin := snd.finQueued && snd.nxt+uint32(n) == snd.finSeq && (winRoom > n || n == 0 && winRoom >= 0)
+		if n == 0 && !fin {
+			break
+		}
+		if n < seg && !rexmit && !fin {
+			if n < limited {
+				// Cut short by a window: wait for it to open unless
+				// the piece is at least half the largest window the
+				// peer offered (RFC 9293 §3.8.6.2.1).
+				if n < cwndRoom || n < int(snd.maxWnd/2) || n == 0 {
+					break
+				}
+			} else if !snd.nodelay && snd.nxt != snd.una {
+				// Nagle (RFC 896): one small segment in flight.
+				break
+			}
+		}
+		c.transmitData(snd.nxt, n, fin)
+		if !rexmit && !snd.rttTiming {
+			snd.rttTiming, snd.rttSeq, snd.rttTime = true, snd.nxt+uint32(n), c.s.now
+		}
+		snd.nxt += uint32(n)
+		if fin {
+			snd.nxt++
+		}
+		snd.max = seqMax(snd.max, snd.nxt)
+		if fin {
+			break
+		}
+	}
+	if snd.nxt != snd.una || seqGT(snd.max, snd.una) {
+		if !snd.rtoTimer.armed() {
+			c.s.resetTimer(snd.rtoTimer, snd.rto)
+		}
+		c.s.stopTimer(snd.persistTimer)
+	} else if snd.buf.len() > 0 && snd.wnd == 0 && !snd.persistTimer.armed() {
+		// Zero window with nothing in flight: probe (RFC 9293 §3.8.6.1).
+		if snd.persistBackoff == 0 {
+			snd.persistBackoff = snd.rto
+		}
+		c.s.resetTimer(snd.persistTimer, snd.persistBackoff)
+	}
+}
+
+// transmitData sends n bytes at seq (and FIN), counting retransmissions.
+func (c *Conn) transmitData(seq uint32, n int, fin bool) {
+	snd := &c.snd
+	flags := FlagACK
+	if n > 0 && seq+uint32(n) == snd.bufSeq+uint32(snd.buf.len()) {
+		flags |= FlagPSH
+	}
+	if fin {
+		flags |= FlagFIN
+	}
+	if seqLT(seq, snd.max) {
+		snd.retrans++
+		c.s.ctr.retransSegs++
+		if snd.rttTiming && seqLT(seq, snd.rttSeq) {
+			snd.rttTiming = false // Karn: no sample from a retransmitted segment
+		}
+	}
+	c.sendSegment(seq, flags, int(seq-snd.bufSeq), n)
+}
+
+// nextLostHole returns the first unSACKed range at or above HighRxt that
+// RFC 6675's IsLost deems lost, at most seg bytes long.
+func (c *Conn) nextLostHole(seg int) (uint32, int, bool) {
+	snd := &c.snd
+	start := seqMax(snd.una, snd.highRxt)
+	edge := seqMin(snd.sb.lossEdge(snd.una, c.smss()), snd.nxt)
+	dataEnd := snd.bufSeq + uint32(snd.buf.len())
+	for _, b := range snd.sb.blocks {
+		if !seqLT(start, edge) {
+			return 0, 0, false
+		}
+		if seqLT(start, b.Start) {
+			end := seqMin(b.Start, dataEnd)
+			if !seqLT(start, end) {
+				return 0, 0, false
+			}
+			return start, min(seg, int(end-start)), true
+		}
+		start = seqMax(start, b.End)
+	}
+	return 0, 0, false
+}
+
+// processAck handles the acknowledgment field of an acceptable segment in
+// a synchronized state (RFC 9293 §3.10.7.4, fifth check). It returns false
+// if the segment must be dropped.
+func (c *Conn) processAck(h Header, o *Options, dataLen int) bool {
+	s, snd := c.s, &c.snd
+	ack, seq := h.Ack(), h.Seq()
+	hi := snd.max
+	if snd.probed {
+		hi++
+	}
+	if seqGT(ack, hi) || seqLT(ack, snd.una-snd.maxWnd) {
+		// RFC 5961 §5.2: an ACK for data never sent, or far below
+		// what was acknowledged, draws a (limited) challenge ACK.
+		s.ctr.drops[dropBadAck]++
+		c.challengeACK()
+		return false
+	}
+	newWnd := uint32(h.Window()) << snd.shift
+	newSACK := false
+	if c.sackOK && o.NumSACK > 0 {
+		for i := 0; i < o.NumSACK; i++ {
+			if snd.sb.add(o.SACK[i], snd.una, snd.max) {
+				newSACK = true
+			}
+		}
+	}
+	dup := ack == snd.una && seqGT(snd.max, snd.una) && dataLen == 0 &&
+		h.Flags()&(FlagSYN|FlagFIN) == 0 && (newWnd == snd.wnd || newSACK)
+
+	if seqGT(ack, snd.una) {
+		acked := int(ack - snd.una)
+		if seqGT(ack, snd.bufSeq) {
+			k := min(int(ack-snd.bufSeq), snd.buf.len())
+			snd.buf.discard(k)
+			snd.bufSeq += uint32(k)
+		}
+		snd.una = ack
+		snd.max = seqMax(snd.max, ack)
+		snd.probed = false
+		if seqLT(snd.nxt, snd.una) {
+			snd.nxt = snd.una
+		}
+		snd.sb.trim(snd.una)
+		if seqLT(snd.highRxt, snd.una) {
+			snd.highRxt = snd.una
+		}
+		if snd.rttTiming && seqGEQ(ack, snd.rttSeq) {
+			snd.rttTiming = false
+			c.rttSample(s.now.Sub(snd.rttTime))
+		}
+		snd.retries = 0
+		snd.persistBackoff = 0
+		if snd.inRecovery {
+			if seqGEQ(ack, snd.recover) {
+				snd.inRecovery = false
+				snd.dupAcks = 0
+				snd.cc.onRecoveryExit()
+			} else if !c.sackOK {
+				// NewReno partial ACK (RFC 6582 §3.2 step 5): the
+				// next hole is lost too; resend it at once.
+				snd.rexmitUna = true
+				snd.dupAcks = 0
+			}
+		} else {
+			snd.dupAcks = 0
+			snd.cc.onAck(acked, s.now, snd.srtt)
+		}
+		if snd.una == snd.max {
+			s.stopTimer(snd.rtoTimer)
+		} else {
+			s.resetTimer(snd.rtoTimer, snd.rto)
+		}
+		if snd.wantWrite && snd.buf.free() > 0 && c.state.canSend() {
+			snd.wantWrite = false
+			c.raise(EventWritable)
+		}
+	} else if dup {
+		snd.dupAcks++
+		if !snd.inRecovery && (snd.dupAcks >= 3 ||
+			c.sackOK && seqLT(snd.una, snd.sb.lossEdge(snd.una, c.smss()))) {
+			snd.inRecovery = true
+			snd.recover = snd.max
+			snd.highRxt = snd.una
+			snd.cc.onCongestion(s.now, int(snd.max-snd.una))
+			snd.rexmitUna = true
+			snd.rttTiming = false
+			s.ctr.fastRetrans++
+		}
+	}
+
+	// Window update, RFC 9293 §3.10.7.4.
+	if seqLT(snd.wl1, seq) || snd.wl1 == seq && seqLEQ(snd.wl2, ack) {
+		opened := snd.wnd == 0 && newWnd > 0
+		snd.wnd, snd.wl1, snd.wl2 = newWnd, seq, ack
+		snd.maxWnd = max(snd.maxWnd, newWnd)
+		if opened {
+			s.stopTimer(snd.persistTimer)
+			snd.persistBackoff = 0
+		}
+	}
+	return true
+}
+
+// rttSample folds one measurement into SRTT/RTTVAR, RFC 6298 §2.
+func (c *Conn) rttSample(r time.Duration) {
+	snd := &c.snd
+	if r <= 0 {
+		r = time.Microsecond
+	}
+	if !snd.hasRTT {
+		snd.srtt, snd.rttvar, snd.hasRTT = r, r/2, true
+	} else {
+		d := snd.srtt - r
+		if d < 0 {
+			d = -d
+		}
+		snd.rttvar = (3*snd.rttvar + d) / 4
+		snd.srtt = (7*snd.srtt + r) / 8
+	}
+	const granularity = time.Millisecond
+	snd.rto = snd.srtt + max(granularity, 4*snd.rttvar)
+	snd.rto = min(max(snd.rto, c.s.cfg.MinRTO), c.s.cfg.MaxRTO)
+}
+
+// onRTO is the retransmission timer, RFC 6298 §5.4-5.6.
+func (c *Conn) onRTO() {
+	s, snd := c.s, &c.snd
+	switch c.state {
+	case StateSynSent, StateSynReceived:
+		snd.retries++
+		if snd.retries > s.cfg.SynRetries {
+			s.ctr.failedOpens++
+			if c.listener != nil {
+				c.destroy(nil)
+			} else {
+				c.destroy(ErrTimeout)
+			}
+			return
+		}
+		snd.rto = min(2*snd.rto, s.cfg.MaxRTO)
+		c.sendSYN()
+		return
+	case StateClosed, StateTimeWait, StateFinWait2:
+		return
+	}
+	if snd.una == snd.max {
+		return
+	}
+	snd.retries++
+	if snd.retries > s.cfg.DataRetries {
+		c.abort(ErrTimeout)
+		return
+	}
+	s.ctr.rtoTimeouts++
+	snd.cc.onRTO(int(snd.max - snd.una))
+	snd.inRecovery, snd.dupAcks, snd.rexmitUna = false, 0, false
+	// RFC 2018 §8: after a timeout the receiver may have reneged on what
+	// it SACKed, so start over from the cumulative ACK.
+	snd.sb.clear()
+	snd.highRxt = snd.una
+	snd.recover = snd.max // RFC 6582 §4: no fast retransmit for older dups
+	snd.nxt = snd.una
+	snd.rttTiming = false
+	snd.rto = min(2*snd.rto, s.cfg.MaxRTO)
+	c.sendData()
+	if !snd.rtoTimer.armed() {
+		s.resetTimer(snd.rtoTimer, snd.rto)
+	}
+}
+
+// onPersist sends a zero-window probe: one byte beyond the window, which
+// the peer either accepts (the window had opened) or answers with an ACK
+// carrying its current window.
+func (c *Conn) onPersist() {
+	s, snd := c.s, &c.snd
+	if snd.wnd != 0 || snd.buf.len() == 0 || snd.una != snd.nxt {
+		return
+	}
+	s.ctr.zeroWindowProbes++
+	if seqGEQ(snd.nxt, snd.bufSeq) && int(snd.nxt-snd.bufSeq) < snd.buf.len() {
+		c.sendSegment(snd.nxt, FlagACK, int(snd.nxt-snd.bufSeq), 1)
+		snd.probed = true
+	}
+	snd.persistBackoff = min(2*snd.persistBackoff, s.cfg.MaxRTO)
+	s.resetTimer(snd.persistTimer, snd.persistBackoff)
+}

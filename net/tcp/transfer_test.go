@@ -1,0 +1,92 @@
+package tcp
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// connectPair opens a connection from sm.a to a listener on sm.b.
+func connectPair(t testing.TB, sm *sim) (client, server *Conn) {
+	t.Helper()
+	lp := netip.AddrPortFrom(sm.addrB, 80)
+	l, err := sm.b.Listen(lp, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err = sm.a.Connect(netip.AddrPortFrom(sm.addrA, 40000), lp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm.runUntil(time.Minute, func() bool {
+		if server == nil {
+			server, _ = l.Accept()
+		}
+		return server != nil && client.State() == StateEstablished
+	})
+	return client, server
+}
+
+// transfer moves n bytes each way and checks them all.
+func transfer(t testing.TB, lc linkConfig, seed int64, n uint64, mod func(*Config)) *sim {
+	t.Helper()
+	sm := newSim(t, lc, seed, mod)
+	c, s := connectPair(t, sm)
+	up := newStreamer(t, 1, n, c, s)
+	down := newStreamer(t, 2, n, s, c)
+	steps := 0
+	end := sm.now.Add(2 * time.Hour)
+	for !(up.done() && down.done()) {
+		if steps%4 == 0 {
+			up.pump()
+			down.pump()
+		}
+		steps++
+		if !sm.step() {
+			up.pump()
+			down.pump()
+			if up.done() && down.done() {
+				break
+			}
+			sm.fail("stalled: up %d/%d read, down %d/%d read; client %v server %v",
+				up.read, n, down.read, n, c.State(), s.State())
+		}
+		if sm.now.After(end) {
+			sm.fail("too slow: up %d/%d, down %d/%d", up.read, n, down.read, n)
+		}
+	}
+	if up.err != nil || down.err != nil {
+		sm.fail("stream error: up %v down %v", up.err, down.err)
+	}
+	c.Close()
+	s.Close()
+	sm.runUntil(10*time.Minute, func() bool {
+		return len(sm.a.conns) == 0 && len(sm.b.conns) == 0
+	})
+	return sm
+}
+
+func TestTransferClean(t *testing.T) {
+	sm := transfer(t, linkConfig{Rate: 125e6, Delay: time.Millisecond, Check: true}, 1, 2<<20, nil)
+	t.Logf("a: %+v", sm.a.Stats())
+}
+
+func TestTransferImpaired(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		lc   linkConfig
+		cc   string
+	}{
+		{"loss-cubic", linkConfig{Rate: 125e6, Delay: time.Millisecond, Loss: 0.02}, "cubic"},
+		{"loss-newreno", linkConfig{Rate: 125e6, Delay: time.Millisecond, Loss: 0.02}, "newreno"},
+		{"reorder", linkConfig{Rate: 125e6, Delay: time.Millisecond, Jitter: 2 * time.Millisecond}, "cubic"},
+		{"dup-corrupt", linkConfig{Rate: 125e6, Delay: time.Millisecond, Dup: 0.02, Corrupt: 0.02}, "cubic"},
+		{"all", linkConfig{Rate: 125e6, Delay: 2 * time.Millisecond, Jitter: time.Millisecond, Loss: 0.01, Dup: 0.01, Corrupt: 0.01, MaxQueue: 5 * time.Millisecond}, "cubic"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sm := transfer(t, tc.lc, 7, 1<<20, func(c *Config) { c.Congestion = tc.cc })
+			st := sm.a.Stats()
+			t.Logf("a: retrans=%d fastrec=%d rto=%d cksum=%d", st.Retransmits, st.FastRecoveries, st.Timeouts, st.ChecksumErrors)
+		})
+	}
+}
