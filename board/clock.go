@@ -33,7 +33,9 @@ func (p *clockParams) at(tsc uint64) int64 {
 
 // Clock converts TSC readings to nanoseconds since an origin. Readers may be
 // on any CPU; SetFrequency is called by one goroutine at a time (the board's
-// time code owns it).
+// time code owns it). The zero value is usable before anything is known: it
+// counts TSC ticks as nanoseconds from TSC 0 (a guessed 1 GHz), which keeps
+// the runtime's early clock monotonic until calibration replaces the rate.
 type Clock struct {
 	p atomic.Pointer[clockParams]
 }
@@ -59,12 +61,19 @@ func NewClock(origin, hz uint64) *Clock {
 
 // Nanotime converts a TSC reading.
 func (c *Clock) Nanotime(tsc uint64) int64 {
-	return c.p.Load().at(tsc)
+	p := c.p.Load()
+	if p == nil {
+		return int64(tsc &^ (1 << 63)) // the zero value: a tick is a nanosecond
+	}
+	return p.at(tsc)
 }
 
 // Hz is the frequency in use.
 func (c *Clock) Hz() uint64 {
-	return c.p.Load().hz
+	if p := c.p.Load(); p != nil {
+		return p.hz
+	}
+	return 0
 }
 
 // SetFrequency switches to a new frequency from TSC value now on, keeping
@@ -73,6 +82,5 @@ func (c *Clock) SetFrequency(now, hz uint64) {
 	if hz == 0 {
 		return
 	}
-	old := c.p.Load()
-	c.p.Store(&clockParams{base: now, offset: old.at(now), mult: multFor(hz), hz: hz})
+	c.p.Store(&clockParams{base: now, offset: c.Nanotime(now), mult: multFor(hz), hz: hz})
 }

@@ -350,3 +350,14 @@ func BenchmarkClockNanotime(b *testing.B) {
 	}
 	_ = x
 }
+
+func TestClockZeroValue(t *testing.T) {
+	var c Clock
+	if c.Nanotime(5000) != 5000 || c.Hz() != 0 {
+		t.Errorf("zero clock: %d ns, %d Hz", c.Nanotime(5000), c.Hz())
+	}
+	c.SetFrequency(8000, 2e9)
+	if got := c.Nanotime(8000 + 2e9); got != 8000+1e9 {
+		t.Errorf("after calibration: %d", got)
+	}
+}
