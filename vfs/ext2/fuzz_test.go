@@ -98,7 +98,7 @@ func exerciseImage(t *testing.T, img []byte) {
 func FuzzImage(f *testing.F) {
 	img := smallImage(f)
 	f.Add(uint32(0), []byte{0})
-	f.Add(uint32(2048+8), []byte{0xff, 0xff})         // group descriptor: inode table
+	f.Add(uint32(2048+8), []byte{0xff, 0xff})        // group descriptor: inode table
 	f.Add(uint32(5*1024+128+40), []byte{0x01, 0x10}) // an inode's block map
 	f.Fuzz(func(t *testing.T, off uint32, patch []byte) {
 		m := append([]byte(nil), img...)

@@ -1,0 +1,5 @@
+package vfs_test
+
+import "runtime"
+
+func runtimeGosched() { runtime.Gosched() }
