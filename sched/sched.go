@@ -14,12 +14,13 @@ type CPU struct {
 	sys *System
 	id  int
 
-	cur       *Thread            // the running thread, nil while the scheduler loop runs
-	runq      [numPri]threadList // runnable threads per priority, round-robin order
-	runmask   uint32             // bit p set when runq[p] is not empty
-	threads   int                // threads belonging to this CPU
-	resched   bool               // a preemption was deferred (critical section, IPI context)
-	softDepth int                // running timer functions: no preemption from there
+	cur       *Thread              // the running thread, nil while the scheduler loop runs
+	runq      [numPri]threadList   // runnable threads per priority, round-robin order
+	runmask   uint32               // bit p set when runq[p] is not empty
+	threads   int                  // threads belonging to this CPU
+	all       map[*Thread]struct{} // the same threads, for Threads()
+	resched   bool                 // a preemption was deferred (critical section, IPI context)
+	softDepth int                  // running timer functions: no preemption from there
 	timers    timerHeap
 	sleepq    map[any]*sleepList // sleeping threads by ident
 	slots     [sleepSlots]int32  // sleepers per ident hash slot (for the system's masks)
@@ -164,6 +165,7 @@ func (c *CPU) checkPreempt() {
 // adopt makes td one of c's threads and runnable.
 func (c *CPU) adopt(td *Thread) {
 	td.cpu.Store(c)
+	c.all[td] = struct{}{}
 	c.threads++
 	c.stats.threads.Add(1)
 	c.scheduleLocal(td)
@@ -237,6 +239,7 @@ func (c *CPU) run(td *Thread) {
 		// go to the new CPU, and the store publishes td's fields to whoever loads it.
 		to := td.migrateTo
 		td.migrateTo = -1
+		delete(c.all, td)
 		c.threads--
 		c.stats.threads.Add(-1)
 		td.cpu.Store(c.sys.cpus[to])
@@ -267,6 +270,7 @@ func (c *CPU) exit(td *Thread) {
 	c.dequeue(td)
 	td.exited = true
 	c.sleepCancel(td)
+	delete(c.all, td)
 	c.threads--
 	c.stats.threads.Add(-1)
 	c.sys.live.Add(-1)

@@ -1,7 +1,9 @@
 package sched
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 
 	"damselfly/ipi"
@@ -83,24 +85,13 @@ func (s *System) Threads() []ThreadInfo {
 	return out
 }
 
-// threadInfo lists the threads on c's run queue and sleep table. Blocked threads waiting on
-// ports or timers are not listed here: a CPU does not index them (they are found by what
-// they wait for).
+// threadInfo describes c's threads, sorted by id.
 func (c *CPU) threadInfo() []ThreadInfo {
-	var out []ThreadInfo
-	add := func(td *Thread) {
+	out := make([]ThreadInfo, 0, len(c.all))
+	for td := range c.all {
 		out = append(out, ThreadInfo{ID: td.id, Name: td.name, CPU: c.id, Prio: td.prio, Pinned: td.pinned,
 			Runnable: td.onrunq, Running: td.running, Tokens: len(td.tokens), Crit: td.crit})
 	}
-	for p := range c.runq {
-		for td := c.runq[p].head; td != nil; td = td.next {
-			add(td)
-		}
-	}
-	for _, l := range c.sleepq {
-		for _, td := range l.threads {
-			add(td)
-		}
-	}
+	slices.SortFunc(out, func(a, b ThreadInfo) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }

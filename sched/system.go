@@ -58,7 +58,7 @@ func NewSystem(ncpu int, opts Options) *System {
 	s.ipi = ipi.New(ncpu, ipi.Options{FIFOSize: opts.FIFOSize, Doorbell: opts.Doorbell, IdleSpin: opts.IdleSpin})
 	s.cpus = make([]*CPU, ncpu)
 	for i := range s.cpus {
-		s.cpus[i] = &CPU{sys: s, id: i, sleepq: make(map[any]*sleepList)}
+		s.cpus[i] = &CPU{sys: s, id: i, sleepq: make(map[any]*sleepList), all: make(map[*Thread]struct{})}
 	}
 	s.wakeupFn = func(cpu int, ident any) { s.cpus[cpu].wakeupLocal(ident) }
 	if n, ok := s.clock.(clockNotifier); ok {
