@@ -1,4 +1,4 @@
 package virtio
 
 // CheckQueue exposes the free-list invariant check to the external tests.
-var CheckQueue = (*Queue).check
+var CheckQueue = (*Queue).Check

@@ -351,9 +351,9 @@ func (q *Queue) Outstanding() []any {
 	return r
 }
 
-// check verifies the free-list invariants (tests): the free list and the
+// Check verifies the free-list invariants (tests, debug builds): the free list and the
 // outstanding chains account for every descriptor exactly once.
-func (q *Queue) check() error {
+func (q *Queue) Check() error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	seen := make([]bool, q.size)
