@@ -43,6 +43,10 @@ type Cache struct {
 	TTL, Retry         time.Duration
 	Retries, MaxQueued int
 	MaxEntries         int
+	// NoReply makes the cache learn from requests without answering
+	// them: replicas of a cache on other threads stay quiet so that a
+	// request is answered once.
+	NoReply bool
 
 	// Send transmits a complete Ethernet frame.
 	Send func(frame []byte)
@@ -167,7 +171,7 @@ func (c *Cache) Input(b []byte, now time.Time) {
 	}
 	switch p.Op() {
 	case OpRequest:
-		if forUs && sip != c.IP {
+		if forUs && sip != c.IP && !c.NoReply {
 			c.Stats.RepliesSent++
 			c.Send(Frame(OpReply, c.MAC, c.IP, smac, sip))
 		}

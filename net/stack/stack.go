@@ -1,0 +1,228 @@
+package stack
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"damselfly/net/arp"
+	"damselfly/net/ether"
+	"damselfly/net/ipv4"
+	"damselfly/net/link"
+	"damselfly/net/tcp"
+)
+
+// Config describes a stack on one interface.
+type Config struct {
+	Link    link.Endpoint
+	Addr    netip.Prefix // our address and the on-link subnet
+	Gateway netip.Addr   // default router; unset: on-link only
+	// Threads is the number of protocol threads (CPUs); any N >= 1.
+	Threads int
+	// Partition assigns connections to threads; default Toeplitz when
+	// the link computes RSS hashes, Ports otherwise (issue 7).
+	Partition Partition
+	// Now is the clock (default time.Now); Loops the thread layer
+	// (default GoLoops). Tests pass a fake clock and manual loops.
+	Now   func() time.Time
+	Loops LoopFactory
+	// ISNSecret keys ISNs and SYN cookies; default random.
+	ISNSecret [16]byte
+	// TCP adjusts each thread's tcp.Config (buffer sizes, congestion
+	// control) before its tcp.Stack is made.
+	TCP func(*tcp.Config)
+	// UDPQueue bounds datagrams queued per UDP socket (default 256).
+	UDPQueue int
+}
+
+// Stack is a TCP/IP stack on one interface with N protocol threads.
+type Stack struct {
+	cfg     Config
+	link    link.Endpoint
+	mac     ether.MAC
+	addr    netip.Addr
+	subnet  netip.Prefix
+	bcast   netip.Addr // directed broadcast of the subnet
+	mtu     int
+	part    Partition
+	threads []*proto
+
+	// ports is the ephemeral-port and UDP-binding state shared by all
+	// threads and by callers; it is the only lock on the data path, and
+	// only connection setup and UDP demultiplexing take it.
+	portsMu  sync.Mutex
+	tcpPorts map[uint16]int // local port -> references (listeners, conns)
+	udpSocks map[uint16]*UDPConn
+	nextEph  uint16
+
+	rr     atomic.Uint32 // round-robin thread choice for callers without a CPU
+	closed atomic.Bool
+}
+
+// Ephemeral port range (RFC 6335 §6 suggests 49152-65535; Linux uses
+// 32768-60999). A wide range matters here because a connect searches it
+// for a port that lands on the calling thread.
+const (
+	ephemeralLow  = 32768
+	ephemeralHigh = 60999
+)
+
+// ErrClosed is returned by operations on a closed stack or socket.
+var ErrClosed = errors.New("stack: closed")
+
+// New builds a stack and starts its threads.
+func New(cfg Config) (*Stack, error) {
+	if cfg.Link == nil || !cfg.Addr.IsValid() || !cfg.Addr.Addr().Is4() {
+		return nil, fmt.Errorf("stack: need a link and an IPv4 address/prefix (got %v)", cfg.Addr)
+	}
+	if cfg.Threads <= 0 {
+		cfg.Threads = 1
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Loops == nil {
+		cfg.Loops = GoLoops
+	}
+	if cfg.UDPQueue <= 0 {
+		cfg.UDPQueue = 256
+	}
+	if cfg.Partition == nil {
+		cfg.Partition = Ports{}
+		if k, ok := cfg.Link.(link.RSSKeyed); ok && k.RSSKey() != nil {
+			cfg.Partition = Toeplitz{}
+		}
+	}
+	if cfg.ISNSecret == ([16]byte{}) {
+		rand.Read(cfg.ISNSecret[:])
+	}
+	s := &Stack{
+		cfg: cfg, link: cfg.Link, mac: cfg.Link.MAC(), addr: cfg.Addr.Addr(), subnet: cfg.Addr.Masked(),
+		mtu: cfg.Link.MTU(), part: cfg.Partition,
+		tcpPorts: map[uint16]int{}, udpSocks: map[uint16]*UDPConn{},
+	}
+	s.bcast = directedBroadcast(s.subnet)
+	var seed [4]byte
+	rand.Read(seed[:])
+	s.nextEph = ephemeralLow + (uint16(seed[0])<<8|uint16(seed[1]))%(ephemeralHigh-ephemeralLow)
+	for i := range cfg.Threads {
+		s.threads = append(s.threads, newProto(s, i))
+	}
+	for _, p := range s.threads {
+		p.loop = cfg.Loops(p.id, p.poll)
+	}
+	s.link.SetReceiver(s.receive)
+	return s, nil
+}
+
+func directedBroadcast(p netip.Prefix) netip.Addr {
+	a := p.Addr().As4()
+	bits := p.Bits()
+	for i := range 4 {
+		for b := range 8 {
+			if i*8+b >= bits {
+				a[i] |= 0x80 >> b
+			}
+		}
+	}
+	return netip.AddrFrom4(a)
+}
+
+// Addr returns the stack's IPv4 address.
+func (s *Stack) Addr() netip.Addr { return s.addr }
+
+// Threads returns the number of protocol threads.
+func (s *Stack) Threads() int { return len(s.threads) }
+
+// Partition returns the partition function in use.
+func (s *Stack) Partition() Partition { return s.part }
+
+// owner returns the thread owning the flow between two endpoints.
+func (s *Stack) owner(a, b netip.AddrPort) int { return s.part.Thread(a, b, len(s.threads)) }
+
+// Announce sends a gratuitous ARP for our address.
+func (s *Stack) Announce() {
+	p := s.threads[0]
+	p.loop.Post(func() { p.arp.Announce() })
+}
+
+// Close stops the threads. Sockets fail with ErrClosed afterwards. The
+// link is not closed: the caller owns it.
+func (s *Stack) Close() {
+	if s.closed.Swap(true) {
+		return
+	}
+	s.link.SetReceiver(func([]byte, link.RSS) {})
+	for _, p := range s.threads {
+		p.loop.Stop()
+	}
+}
+
+// Stats snapshots every thread's counters (each on its own thread).
+func (s *Stack) Stats() Stats {
+	var st Stats
+	for _, p := range s.threads {
+		var ts ThreadStats
+		if !p.loop.Do(func() { ts = p.snapshot() }) {
+			ts.Thread = p.id
+		}
+		st.Threads = append(st.Threads, ts)
+		st.Total.add(ts)
+	}
+	return st
+}
+
+// Connections lists every thread's TCP connections, tagged by thread.
+func (s *Stack) Connections() map[int][]tcp.ConnInfo {
+	out := map[int][]tcp.ConnInfo{}
+	for _, p := range s.threads {
+		p.loop.Do(func() { out[p.id] = p.tcp.Connections() })
+	}
+	return out
+}
+
+// receive is the link's receiver: it runs on the device's goroutine and
+// only steers the frame to a thread's inbox.
+func (s *Stack) receive(f []byte, rss link.RSS) {
+	if len(f) >= ether.HeaderLen && f[12] == 0x08 && f[13] == 0x06 {
+		// ARP: every replica learns; frames are read-only from here.
+		for _, p := range s.threads {
+			p.loop.Post(func() { p.inputFrame(f) })
+		}
+		return
+	}
+	t := 0
+	switch {
+	case rss.Valid:
+		t = ThreadOfHash(rss.Hash, len(s.threads))
+	default:
+		if src, dst, ok := flowOf(f); ok {
+			t = s.owner(src, dst)
+		}
+	}
+	p := s.threads[t]
+	p.loop.Post(func() { p.inputFrame(f) })
+}
+
+// newProto makes thread i's protocol state (its loop is attached after).
+func newProto(s *Stack, i int) *proto {
+	p := &proto{s: s, id: i, reasm: ipv4.NewReassembler()}
+	// IP identifiers: each thread takes every N-th value so that the
+	// threads never hand out the same one at the same time.
+	p.ipID = uint16(i)
+	p.arp = arp.NewCache(s.mac, s.addr, p.sendFrame, p.sendResolved)
+	p.arp.NoReply = i != 0
+	p.arp.Unreachable = p.hostUnreachable
+	tc := tcp.Config{
+		Now: s.cfg.Now, Output: p.outputTCP, MTU: s.mtu, ISNSecret: s.cfg.ISNSecret,
+	}
+	if s.cfg.TCP != nil {
+		s.cfg.TCP(&tc)
+	}
+	p.tcp = tcp.NewStack(tc)
+	return p
+}
