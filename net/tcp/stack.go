@@ -153,7 +153,7 @@ func (s *Stack) deliver(src, dst netip.Addr, seg []byte) {
 		s.ctr.drops[dropShort]++
 		return
 	}
-	if checksum.Fold(checksum.Add(checksum.PseudoHeader(src, dst, ProtocolNumber, len(seg)), seg)) != 0 {
+	if segChecksum(src, dst, seg) != 0 {
 		s.ctr.checksumErrs++
 		s.ctr.drops[dropChecksum]++
 		return
@@ -238,10 +238,16 @@ func (s *Stack) transmit(key fourTuple, seg []byte) {
 	h := Header(seg)
 	h.SetChecksum(0)
 	src, dst := key.local.Addr(), key.remote.Addr()
-	h.SetChecksum(checksum.Fold(checksum.Add(checksum.PseudoHeader(src, dst, ProtocolNumber, len(seg)), seg)))
+	h.SetChecksum(segChecksum(src, dst, seg))
 	s.ctr.segsOut++
 	s.ctr.bytesOut += uint64(len(seg) - h.DataOffset())
 	s.cfg.Output(src, dst, seg)
+}
+
+// segChecksum is the TCP checksum of seg (checksum field included in the
+// sum, so a received intact segment gives 0), RFC 9293 §3.1.
+func segChecksum(src, dst netip.Addr, seg []byte) uint16 {
+	return checksum.Fold(checksum.Add(checksum.PseudoHeader(src, dst, ProtocolNumber, len(seg)), seg))
 }
 
 // challengeACKAllowed applies the stack-wide RFC 5961 §7 limit.

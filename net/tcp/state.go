@@ -94,7 +94,10 @@ func (c *Conn) segmentArrives(h Header, o *Options) {
 	}
 
 	// PAWS, RFC 7323 §5.3: an older timestamp marks an old duplicate.
-	if c.tsOK && o.HasTS && flags&FlagRST == 0 && seqLT(o.TSVal, r.tsRecent) {
+	// Like Linux we allow one tick of slack, so that segments reordered
+	// behind a retransmission sent a millisecond later are not dropped.
+	const pawsWindow = 1
+	if c.tsOK && o.HasTS && flags&FlagRST == 0 && seqLT(o.TSVal+pawsWindow, r.tsRecent) {
 		s.ctr.drops[dropPAWS]++
 		c.sendACK()
 		return

@@ -27,21 +27,28 @@ func connectPair(t testing.TB, sm *sim) (client, server *Conn) {
 	return client, server
 }
 
+const debugJumps = false
+
 // transfer moves n bytes each way and checks them all.
 func transfer(t testing.TB, lc linkConfig, seed int64, n uint64, mod func(*Config)) *sim {
 	t.Helper()
 	sm := newSim(t, lc, seed, mod)
 	c, s := connectPair(t, sm)
+	start := sm.now
 	up := newStreamer(t, 1, n, c, s)
 	down := newStreamer(t, 2, n, s, c)
 	steps := 0
 	end := sm.now.Add(2 * time.Hour)
 	for !(up.done() && down.done()) {
-		if steps%4 == 0 {
+		if steps%4 == 0 || len(sm.q) == 0 {
 			up.pump()
 			down.pump()
+			if up.done() && down.done() {
+				break
+			}
 		}
 		steps++
+		before := sm.now
 		if !sm.step() {
 			up.pump()
 			down.pump()
@@ -51,6 +58,11 @@ func transfer(t testing.TB, lc linkConfig, seed int64, n uint64, mod func(*Confi
 			sm.fail("stalled: up %d/%d read, down %d/%d read; client %v server %v",
 				up.read, n, down.read, n, c.State(), s.State())
 		}
+		if debugJumps && sm.now.Sub(before) > time.Second {
+			for _, x := range []*Conn{c, s} {
+				t.Logf("jump %v: %v una=%d nxt=%d max=%d buf=%d wnd=%d fin=%v/%d rcvnxt=%d finDone=%v ooo=%d up=%d/%d down=%d/%d %v %v", sm.now.Sub(before), x.state, x.snd.una, x.snd.nxt, x.snd.max, x.snd.buf.len(), x.snd.wnd, x.snd.finQueued, x.snd.finSeq, x.rcv.nxt, x.rcv.finDone, len(x.rcv.ooo), up.written, up.read, down.written, down.read, up.closedWrite, down.closedWrite)
+			}
+		}
 		if sm.now.After(end) {
 			sm.fail("too slow: up %d/%d, down %d/%d", up.read, n, down.read, n)
 		}
@@ -58,6 +70,8 @@ func transfer(t testing.TB, lc linkConfig, seed int64, n uint64, mod func(*Confi
 	if up.err != nil || down.err != nil {
 		sm.fail("stream error: up %v down %v", up.err, down.err)
 	}
+	sm.t.Logf("%d bytes each way in %v simulated (%.0f Mbit/s each way)", n, sm.now.Sub(start),
+		float64(n)*8/sm.now.Sub(start).Seconds()/1e6)
 	c.Close()
 	s.Close()
 	sm.runUntil(10*time.Minute, func() bool {
@@ -88,5 +102,23 @@ func TestTransferImpaired(t *testing.T) {
 			st := sm.a.Stats()
 			t.Logf("a: retrans=%d fastrec=%d rto=%d cksum=%d", st.Retransmits, st.FastRecoveries, st.Timeouts, st.ChecksumErrors)
 		})
+	}
+}
+
+// Test100MB moves 100 MB each way over an impaired link (loss,
+// reordering, duplication, corruption, a drop-tail queue) and checks every
+// byte. Under -short (and with -race, where it is slow) a 16 MB version
+// runs instead.
+func Test100MB(t *testing.T) {
+	n := uint64(100 << 20)
+	if testing.Short() || raceEnabled {
+		n = 16 << 20
+	}
+	lc := linkConfig{Rate: 1.25e9, Delay: time.Millisecond, Jitter: 200 * time.Microsecond,
+		Loss: 0.002, Dup: 0.001, Corrupt: 0.001, MaxQueue: 4 * time.Millisecond}
+	sm := transfer(t, lc, 42, n, nil)
+	for _, st := range []Stats{sm.a.Stats(), sm.b.Stats()} {
+		t.Logf("segs in/out %d/%d retrans %d fastrec %d rto %d cksum %d drops %v",
+			st.SegmentsIn, st.SegmentsOut, st.Retransmits, st.FastRecoveries, st.Timeouts, st.ChecksumErrors, st.Drops)
 	}
 }
