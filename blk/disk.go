@@ -1,6 +1,7 @@
 package blk
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -118,7 +119,13 @@ func (d *Disk) check(b *Bio) error {
 // Put is the disk port's putport: it completes b in the caller's context
 // and returns its result, or queues it for the device thread and returns
 // ErrAsync. Done is not called for a synchronous completion (see Strategy).
-func (d *Disk) Put(b *Bio) error {
+func (d *Disk) Put(b *Bio) error { return d.put(b, true) }
+
+// errWouldBlock is put's answer when wait is false and it would have had to
+// wait for a range of the disk's object.
+var errWouldBlock = errors.New("blk: would block")
+
+func (d *Disk) put(b *Bio, wait bool) error {
 	if err := d.check(b); err != nil {
 		d.stats.Errors.Add(1)
 		return err
@@ -128,7 +135,11 @@ func (d *Disk) Put(b *Bio) error {
 		switch b.Op {
 		case OpRead:
 			// Synchronous fast path: the data is already valid in the object.
-			if n > 0 && d.obj.ReadCached(b.Buf, b.Off) {
+			cached := d.obj.TryReadCached
+			if wait {
+				cached = d.obj.ReadCached
+			}
+			if n > 0 && cached(b.Buf, b.Off) {
 				d.stats.FastPath.Add(1)
 				return nil
 			}
@@ -139,7 +150,12 @@ func (d *Disk) Put(b *Bio) error {
 			if n > 0 {
 				start := b.Off &^ (vm.PageSize - 1)
 				end := (b.Off + n + vm.PageSize - 1) &^ (vm.PageSize - 1)
-				lk := d.obj.LockRange(start, end-start, vm.Exclusive)
+				var lk *vm.RangeLock
+				if wait {
+					lk = d.obj.LockRange(start, end-start, vm.Exclusive)
+				} else if lk = d.obj.TryLockRange(start, end-start, vm.Exclusive); lk == nil {
+					return errWouldBlock
+				}
 				lk.Discard()
 				b.unlock = lk.Unlock
 			}

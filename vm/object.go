@@ -240,12 +240,24 @@ func (o *Object) copyOut(p []byte, off int64, ps []*page) {
 }
 
 // ReadCached is the fast path for callers that must not wait for I/O: it
-// copies [off, off+len(p)) only if every page is resident and valid.
-func (o *Object) ReadCached(p []byte, off int64) bool {
+// copies [off, off+len(p)) only if every page is resident and valid. It
+// may wait for a conflicting range lock; TryReadCached does not.
+func (o *Object) ReadCached(p []byte, off int64) bool { return o.readCached(p, off, true) }
+
+// TryReadCached is ReadCached that also gives up instead of waiting for a
+// range lock (for callers that must never block, like a port's put).
+func (o *Object) TryReadCached(p []byte, off int64) bool { return o.readCached(p, off, false) }
+
+func (o *Object) readCached(p []byte, off int64, wait bool) bool {
 	if off < 0 || len(p) == 0 {
 		return false
 	}
-	lk := o.LockRange(off, int64(len(p)), Shared)
+	var lk *RangeLock
+	if wait {
+		lk = o.LockRange(off, int64(len(p)), Shared)
+	} else if lk = o.TryLockRange(off, int64(len(p)), Shared); lk == nil {
+		return false
+	}
 	defer lk.Unlock()
 	o.mu.Lock()
 	if off+int64(len(p)) > o.size {
@@ -264,7 +276,11 @@ func (o *Object) ReadCached(p []byte, off int64) bool {
 	}
 	o.mu.Unlock()
 	for _, pg := range ps {
-		pg.fill.Lock()
+		if wait {
+			pg.fill.Lock()
+		} else if !pg.fill.TryLock() {
+			return false
+		}
 		v := pg.valid
 		pg.fill.Unlock()
 		if !v {
