@@ -13,6 +13,9 @@ type MountOptions struct {
 	// Threads is the number of filesystem threads serving the mount's port; 0 means one per
 	// CPU.
 	Threads int
+	// Spawn starts one filesystem thread; nil means a goroutine. The kernel passes a sched
+	// thread constructor (as for blk.Config.Spawn) so the threads are LWKT threads.
+	Spawn func(name string, fn func())
 }
 
 // Mount is one mounted filesystem.
@@ -78,7 +81,7 @@ func (v *VFS) newMount(fsys Filesystem, opts MountOptions, path string) *Mount {
 	if r, ok := fsys.(ReadOnlyReporter); ok && r.ReadOnly() {
 		m.ro = true
 	}
-	m.port = NewPort(fsys, opts.Threads)
+	m.port = newPort(fsys, opts.Threads, opts.Spawn, "vfs:"+path)
 	m.root = &ncEntry{mnt: m, ino: fsys.Root(), typ: TypeDir, state: ncResolved}
 	return m
 }

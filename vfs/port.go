@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -26,8 +27,14 @@ type Port struct {
 	Queued   atomic.Uint64 // messages handed to a filesystem thread
 }
 
-// NewPort starts threads filesystem threads serving fs (one per CPU when threads <= 0).
-func NewPort(fs Filesystem, threads int) *Port {
+// NewPort starts threads filesystem threads serving fs (one per CPU when threads <= 0) as
+// goroutines.
+func NewPort(fs Filesystem, threads int) *Port { return newPort(fs, threads, nil, "vfs") }
+
+func newPort(fs Filesystem, threads int, spawn func(string, func()), name string) *Port {
+	if spawn == nil {
+		spawn = func(_ string, fn func()) { go fn() }
+	}
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
@@ -35,7 +42,7 @@ func NewPort(fs Filesystem, threads int) *Port {
 	p.fast, _ = fs.(FastPather)
 	p.wg.Add(threads)
 	for i := 0; i < threads; i++ {
-		go p.thread()
+		spawn(fmt.Sprintf("%s/%d", name, i), p.thread)
 	}
 	return p
 }

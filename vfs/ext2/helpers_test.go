@@ -174,3 +174,10 @@ func listAll(fs *FS, dir vfs.Ino) ([]vfs.DirEntry, error) {
 	}
 	return nil, errors.New("readdir does not terminate")
 }
+
+func mkdirFile(p string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(p, data, 0o644)
+}
