@@ -3,6 +3,7 @@ package kernel
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -76,5 +77,27 @@ func TestSelfTests(t *testing.T) {
 		"selftest nosuch: FAIL unknown self-test (known: boom, fail, pass)\n"
 	if out.String() != want {
 		t.Errorf("got:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
+
+func TestShutdownHooks(t *testing.T) {
+	var s ShutdownHooks
+	var order []string
+	s.Register("vfs", func() error { order = append(order, "vfs"); return nil })
+	s.Register("net", func() error { order = append(order, "net"); return errors.New("busy") })
+	s.Register("http", func() error { panic("oops") })
+	var reports []string
+	if !s.Run(func(n string, err error) { reports = append(reports, fmt.Sprint(n, ":", err)) }) {
+		t.Fatal("first Run returned false")
+	}
+	if strings.Join(order, ",") != "net,vfs" {
+		t.Errorf("order %v", order)
+	}
+	want := "http:panic: oops|net:busy|vfs:<nil>"
+	if strings.Join(reports, "|") != want {
+		t.Errorf("reports %q, want %q", reports, want)
+	}
+	if s.Run(func(string, error) { t.Error("hook ran twice") }) {
+		t.Error("second Run returned true")
 	}
 }

@@ -1,0 +1,184 @@
+//go:build tamago && amd64
+
+package microvm
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"runtime/goos"
+	"sort"
+	"time"
+	"unsafe"
+
+	"github.com/usbarmory/tamago/amd64"
+	"github.com/usbarmory/tamago/amd64/lapic"
+	"github.com/usbarmory/tamago/dma"
+	"github.com/usbarmory/tamago/soc/intel/ioapic"
+
+	"damselfly/board"
+)
+
+var errNoTimeSource = errors.New("no TSC frequency source (no CPUID leaf, kvmclock or PIT)")
+
+// Machine is what the board found. It is filled once by Init and init on
+// the boot CPU before any package outside the board runs, and read-only
+// afterwards.
+type Machine struct {
+	Platform   board.Platform
+	Hypervisor board.Hypervisor
+	Boot       board.BootInfo
+	ACPI       board.ACPIInfo
+	Usable     []board.Region // usable RAM
+	Heap       board.Region   // the runtime's part of it
+	DMA        board.Region   // the dma package's default region
+	TSCHz      uint64
+	TSCSource  string
+	EntryTSC   uint64 // TSC at the PVH entry
+	CPUs       []board.CPU
+	Online     int // CPUs running Go code
+	IOAPICs    []*ioapic.IOAPIC
+	Errors     []error  // problems found during Init; the kernel refuses to boot on any
+	Notes      []string // things worth a log line
+}
+
+// M is the machine (see Machine for ownership).
+var M Machine
+
+// AMD64 is the boot CPU as the tamago amd64 package sees it.
+var AMD64 = &amd64.CPU{TimerMultiplier: 1}
+
+// SMP semaphore and task area of the tamago amd64 package (its smp.go:
+// taskAddress, three 64-bit words), cleared before APs start.
+const tamagoTaskArea = 0x6020
+
+// Init runs early in runtime.main, before package initialisation: console,
+// time, memory and ACPI.
+//
+//go:linkname Init runtime/goos.Hwinit1
+func Init() {
+	M.EntryTSC = entryTSC()
+	UART0.Init()
+
+	// The parts of amd64.CPU.Init we need, without its TSC detection
+	// (which prints a warning and guesses under TCG) and time hooks.
+	AMD64.LAPIC = &lapic.LAPIC{Base: amd64.LAPIC_BASE}
+	goos.ProcID = func() uint64 { return 0 }
+	goos.Idle = AMD64.DefaultIdleGovernor
+	goos.Exit = func(code int32) { PowerOff(code == 0) }
+	for i := uint64(0); i < 3; i++ {
+		*(*uint64)(unsafe.Pointer(uintptr(tamagoTaskArea + 8*i))) = 0
+	}
+
+	M.Hypervisor = board.ProbeHypervisor(cpuid)
+
+	bi, err := board.ReadBootInfo(physMem{}, uint64(runtime.BootInfo()))
+	if err != nil {
+		M.Errors = append(M.Errors, err)
+	}
+	M.Boot = bi
+	if bi.StartInfo.RsdpPaddr != 0 {
+		if M.ACPI, err = board.ReadACPI(physMem{}, bi.StartInfo.RsdpPaddr); err != nil {
+			M.Errors = append(M.Errors, err)
+		}
+	}
+	M.Platform = board.DetectPlatform(M.ACPI.HaveFADT, M.ACPI.OEMID)
+	M.initMemory()
+
+	hz, src, err := tscFrequency(M.Hypervisor, M.Platform)
+	if err != nil {
+		M.Errors = append(M.Errors, fmt.Errorf("time: %w", err))
+		return
+	}
+	clock.SetFrequency(rdtsc(), hz)
+	M.TSCHz, M.TSCSource = hz, src
+}
+
+func (m *Machine) initMemory() {
+	m.Usable = board.UsableRAM(m.Boot.Memmap)
+	heap, err := board.HeapRegion(m.Usable, uint64(ramStart), uint64(ramSize))
+	if err != nil {
+		m.Errors = append(m.Errors, err)
+		return
+	}
+	// cpuinit sized the heap from the same map: they must agree.
+	m.Heap = board.Region{Start: uint64(ramStart), End: uint64(ramStart + ramSize)}
+	if heap.End < m.Heap.End+dmaSize {
+		m.Errors = append(m.Errors, fmt.Errorf("memmap: RAM block %v cannot hold heap %v and %d MiB of DMA", heap, m.Heap, dmaSize>>20))
+		return
+	}
+	m.DMA = board.Region{Start: m.Heap.End, End: m.Heap.End + dmaSize}
+}
+
+// init runs first among package inits (the kernel imports the board):
+// exceptions, I/O APICs, the other CPUs, DMA.
+func init() {
+	if len(M.Errors) > 0 {
+		return // the kernel reports them and powers off
+	}
+	AMD64.EnableExceptions()
+	installFaultGates()
+
+	for _, a := range M.ACPI.IOAPICs {
+		io := &ioapic.IOAPIC{Index: int(a.ID), Base: a.Address, GSIBase: int(a.GSIBase)}
+		io.Init()
+		M.IOAPICs = append(M.IOAPICs, io)
+	}
+
+	if M.DMA.Size() != 0 {
+		if err := dma.Init(uint(M.DMA.Start), int(M.DMA.Size())); err != nil {
+			M.Errors = append(M.Errors, fmt.Errorf("dma: %w", err))
+		}
+	}
+
+	M.CPUs = append([]board.CPU(nil), M.ACPI.CPUs...)
+	sort.Slice(M.CPUs, func(i, j int) bool { return M.CPUs[i].APICID < M.CPUs[j].APICID })
+	startCPUs()
+}
+
+// startCPUs brings up the application processors. The tamago amd64
+// package's InitSMP counts CPUs from CPUID topology leaves, which a VMM may
+// fill differently from the vCPUs it created; we cap it by the MADT's list
+// and check the result against it.
+func startCPUs() {
+	want := 0
+	for _, c := range M.CPUs {
+		if c.Enabled {
+			want++
+		}
+	}
+	if want == 0 {
+		want = 1
+	}
+	for i, c := range M.CPUs {
+		if c.APICID != uint32(i) {
+			M.Notes = append(M.Notes, fmt.Sprintf("smp: LAPIC ids are not 0..n-1 (%d at %d): starting the boot CPU only", c.APICID, i))
+			want = 1
+			break
+		}
+	}
+	if want > 1 {
+		AMD64.InitSMP(want)
+	} else {
+		AMD64.InitSMP(1)
+	}
+	M.Online = runtime.GOMAXPROCS(0)
+	if M.Online != want {
+		M.Notes = append(M.Notes, fmt.Sprintf("smp: %d of %d CPUs came online (CPUID reports %d)", M.Online, want, amd64.NumCPU()))
+	}
+}
+
+// Since returns the time since the PVH entry.
+func Since() time.Duration {
+	return time.Duration(clock.Nanotime(rdtsc()) - clock.Nanotime(M.EntryTSC))
+}
+
+// LAPICID is the local APIC id of the calling CPU.
+func LAPICID() uint32 {
+	return AMD64.LAPIC.ID()
+}
+
+// RTC is the CMOS wall clock.
+var RTC = &board.RTC{IO: ports{}}
+
+func uintptrOf(p *uint32) uintptr { return uintptr(unsafe.Pointer(p)) }

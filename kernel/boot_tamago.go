@@ -1,0 +1,190 @@
+// The boot sequence on the machine: command line, log, banner, ready line,
+// self-tests, power button, shell, application.
+
+//go:build tamago && amd64
+
+package kernel
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"damselfly/board"
+	"damselfly/board/microvm"
+)
+
+// Klog is the kernel log on the serial console; set by Run before anything
+// else runs, read-only afterwards.
+var Klog = NewLog(os.Stdout, func() int64 { return int64(microvm.Since()) }, board.LogInfo)
+
+// Config is the parsed command line; set by Run.
+var Config board.Config
+
+// Main boots with no application: the default kernel.
+func Main() { Run(nil) }
+
+// Run boots the kernel and then runs app, if any, in its own goroutine with
+// a context cancelled at shutdown. It returns only by powering off.
+func Run(app func(ctx context.Context)) {
+	m := &microvm.M
+	cfg, err := board.ParseCmdline(m.Boot.Cmdline)
+	if err != nil {
+		fmt.Fprintf(os.Stdout, "damselfly: %v\n", err)
+		Klog.Errorf("boot stopped: bad command line")
+		microvm.PowerOff(false)
+	}
+	Config = cfg
+	Klog.SetLevel(cfg.LogLevel)
+	for _, e := range append(append([]error(nil), m.Errors...), registerErrors...) {
+		Klog.Errorf("%v", e)
+	}
+	if len(m.Errors) > 0 || len(registerErrors) > 0 {
+		Klog.Errorf("boot stopped: the machine is not usable")
+		microvm.PowerOff(false)
+	}
+
+	microvm.FaultHandler = func(f *microvm.Fault) {
+		r := Report{Fault: Fault{
+			Vector: f.Regs.Vector, ErrorCode: f.Regs.ErrorCode,
+			RAX: f.Regs.RAX, RBX: f.Regs.RBX, RCX: f.Regs.RCX, RDX: f.Regs.RDX,
+			RSI: f.Regs.RSI, RDI: f.Regs.RDI, RBP: f.Regs.RBP, RSP: f.Regs.RSP,
+			R8: f.Regs.R8, R9: f.Regs.R9, R10: f.Regs.R10, R11: f.Regs.R11,
+			R12: f.Regs.R12, R13: f.Regs.R13, R14: f.Regs.R14, R15: f.Regs.R15,
+			RIP: f.Regs.RIP, RFLAGS: f.Regs.RFLAGS, CS: f.Regs.CS, SS: f.Regs.SS, CR2: f.Regs.CR2,
+			CPU: int(f.CPU),
+		}, Code: f.Code, CodeAddr: f.CodeAddr, Stack: f.Stack, Symbol: symbol}
+		var b strings.Builder
+		r.Write(&b)
+		os.Stdout.WriteString(b.String())
+		microvm.PowerOff(false)
+	}
+
+	accel := "TCG"
+	if m.Hypervisor.Signature == "KVMKVMKVM" {
+		accel = "KVM"
+	}
+	var regions []string
+	for _, r := range m.Usable {
+		regions = append(regions, r.String())
+	}
+	devs := []string{"uart0 16550 at io 0x3f8 (console)"}
+	for _, io := range m.ACPI.IOAPICs {
+		devs = append(devs, fmt.Sprintf("ioapic%d at %#x gsi %d", io.ID, io.Address, io.GSIBase))
+	}
+	for i, v := range cfg.Virtio {
+		devs = append(devs, fmt.Sprintf("virtio-mmio%d at %#x size %#x irq %d", i, v.Base, v.Size, v.IRQ))
+	}
+	if m.DMA.Size() != 0 {
+		devs = append(devs, fmt.Sprintf("dma region %v", m.DMA))
+	}
+	usable := board.TotalSize(m.Usable)
+	os.Stdout.WriteString(Banner(BootInfo{
+		Machine:    fmt.Sprintf("%s (%s, hypervisor %q)", m.Platform.Name, accel, m.Hypervisor.Signature),
+		CPUsOnline: m.Online, CPUsPresent: len(m.CPUs),
+		MemBytes: usable, HeapBytes: m.Heap.Size(),
+		TSCHz: m.TSCHz, TSCSource: m.TSCSource,
+		Cmdline: m.Boot.Cmdline, Devices: devs,
+	}))
+	Klog.Infof("memory: usable %s", strings.Join(regions, " "))
+	for _, n := range m.Notes {
+		Klog.Warnf("%s", n)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	shutdown := func(why string, success bool) {
+		Klog.Infof("shutdown: %s", why)
+		cancel()
+		Shutdown.Run(func(name string, err error) {
+			if err != nil {
+				Klog.Errorf("shutdown: %s: %v", name, err)
+				success = false
+				return
+			}
+			Klog.Infof("shutdown: %s done", name)
+		})
+		Klog.Infof("power off")
+		microvm.PowerOff(success)
+	}
+	if microvm.OnPowerButton(func() { shutdown("power button pressed", true) }) {
+		Klog.Debugf("power button: ACPI GED at %#x", m.Platform.GEDBase)
+	}
+
+	os.Stdout.WriteString(ReadyLine(m.Online, len(m.CPUs), usable, int64(microvm.Since())))
+
+	if len(cfg.SelfTests) > 0 {
+		ok := Tests.Run(os.Stdout, Klog, cfg.SelfTests)
+		shutdown("self-tests done", ok)
+	}
+	if app != nil {
+		go app(ctx)
+	}
+	if cfg.PowerOff {
+		shutdown("poweroff on the command line", true)
+	}
+	if cfg.Shell {
+		sh := NewShell(system{shutdown: shutdown})
+		err := sh.Serve(microvm.Console{}, microvm.Console{})
+		Klog.Infof("shell ended: %v", err)
+	}
+	select {}
+}
+
+// symbol names a code address for the panic report.
+func symbol(pc uint64) (string, uint64, bool) {
+	f := runtime.FuncForPC(uintptr(pc))
+	if f == nil {
+		return "", 0, false
+	}
+	return f.Name(), pc - uint64(f.Entry()), true
+}
+
+// system is the shell's view of the machine.
+type system struct {
+	shutdown func(why string, success bool)
+}
+
+func (system) CPUs() []CPUInfo {
+	var c []CPUInfo
+	for i, cpu := range microvm.M.CPUs {
+		c = append(c, CPUInfo{Index: i, APICID: cpu.APICID, Online: i < microvm.M.Online})
+	}
+	return c
+}
+
+func (system) Mem() MemInfo {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	mi := MemInfo{Usable: board.TotalSize(microvm.M.Usable), Heap: microvm.M.Heap.Size(),
+		HeapAlloc: ms.HeapAlloc, HeapSys: ms.HeapSys, TotalAlloc: ms.TotalAlloc, NumGC: uint64(ms.NumGC)}
+	for _, r := range microvm.M.Usable {
+		mi.Regions = append(mi.Regions, r.String())
+	}
+	return mi
+}
+
+func (system) Uptime() time.Duration { return microvm.Since() }
+
+func (system) Threads() (int, []byte) {
+	buf := make([]byte, 64<<10)
+	return runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)]
+}
+
+func (system) Stats() []Stat {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return []Stat{
+		{"clock.tsc_hz", microvm.M.TSCHz},
+		{"cpu.online", uint64(microvm.M.Online)},
+		{"go.goroutines", uint64(runtime.NumGoroutine())},
+		{"go.gc_cycles", uint64(ms.NumGC)},
+		{"go.heap_alloc_bytes", ms.HeapAlloc},
+		{"log.dropped", Klog.Dropped()},
+	}
+}
+
+func (system) Reboot()     { microvm.Reboot() }
+func (s system) PowerOff() { s.shutdown("poweroff from the shell", true) }

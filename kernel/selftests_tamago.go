@@ -1,0 +1,128 @@
+// The kernel's own self-tests: time, smp, fault.
+
+//go:build tamago && amd64
+
+package kernel
+
+import (
+	"fmt"
+	"runtime"
+	"sort"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"damselfly/board/microvm"
+)
+
+func init() {
+	RegisterSelfTest("time", timeSelfTest)
+	RegisterSelfTest("smp", smpSelfTest)
+	RegisterSelfTest("fault", faultSelfTest)
+}
+
+// timeSelfTest sleeps 2 s and compares the kernel's clock with the CMOS
+// RTC, which QEMU drives from the host's clock: both intervals start and
+// end at RTC second boundaries, so the RTC's one-second resolution does not
+// limit the comparison. Tolerance: 1%.
+func timeSelfTest(t *T) error {
+	now := func() int64 { return int64(microvm.Since()) }
+	w0, k0, err := microvm.RTC.SecondEdge(now)
+	if err != nil {
+		return fmt.Errorf("rtc: %w", err)
+	}
+	s0 := now()
+	time.Sleep(2 * time.Second)
+	slept := time.Duration(now() - s0)
+	w1, k1, err := microvm.RTC.SecondEdge(now)
+	if err != nil {
+		return fmt.Errorf("rtc: %w", err)
+	}
+	wall := w1.Sub(w0)
+	kern := time.Duration(k1 - k0)
+	t.Logf("rtc %s -> %s: %v by the RTC, %v by the kernel clock; time.Sleep(2s) took %v",
+		w0.Format("15:04:05"), w1.Format("15:04:05"), wall, kern.Round(time.Microsecond), slept.Round(time.Microsecond))
+	if slept < 2*time.Second {
+		return fmt.Errorf("time.Sleep(2s) returned after %v", slept)
+	}
+	if wall < 2*time.Second {
+		return fmt.Errorf("rtc advanced %v during a 2 s sleep", wall)
+	}
+	diff := kern - wall
+	if diff < 0 {
+		diff = -diff
+	}
+	if diff*100 > wall {
+		return fmt.Errorf("kernel clock %v vs rtc %v: off by %.2f%%", kern, wall, 100*float64(diff)/float64(wall))
+	}
+	return nil
+}
+
+// smpSelfTest runs one goroutine per online CPU, all at once: each waits
+// until every other has started, so they must be on distinct CPUs, then
+// does some work and reports the LAPIC id it ran on.
+func smpSelfTest(t *T) error {
+	n := runtime.GOMAXPROCS(0)
+	type result struct {
+		id   uint32
+		work uint64
+	}
+	var started atomic.Int32
+	results := make(chan result, n)
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; i < n; i++ {
+		go func() {
+			runtime.LockOSThread()
+			started.Add(1)
+			for started.Load() < int32(n) && time.Now().Before(deadline) {
+			}
+			var x uint64 = 1
+			for j := 0; j < 100000; j++ { // work: an LCG
+				x = x*6364136223846793005 + 1442695040888963407
+			}
+			results <- result{microvm.LAPICID(), x}
+		}()
+	}
+	seen := map[uint32]bool{}
+	var ids []int
+	for i := 0; i < n; i++ {
+		r := <-results
+		if r.work == 0 {
+			return fmt.Errorf("work on lapic %d computed nothing", r.id)
+		}
+		if !seen[r.id] {
+			ids = append(ids, int(r.id))
+		}
+		seen[r.id] = true
+	}
+	sort.Ints(ids)
+	for i, id := range ids {
+		t.Logf("cpu%d lapic %d ran its share", i, id)
+	}
+	if len(seen) != n {
+		return fmt.Errorf("%d goroutines ran on %d distinct CPUs %v, want %d", n, len(seen), ids, n)
+	}
+	if present := len(microvm.M.CPUs); n != present {
+		return fmt.Errorf("%d of %d CPUs online", n, present)
+	}
+	return nil
+}
+
+// faultAddr is far outside the identity map, so reading it page-faults.
+var faultAddr uintptr = 0xdead0000000
+
+var faultSink uint64
+
+// faultSelfTest reads unmapped memory in a kernel goroutine: the report
+// (exception, registers, disassembly, stack) is the test's output, and the
+// kernel powers off with the failure status. Selecting it means "show me
+// the panic report".
+func faultSelfTest(t *T) error {
+	done := make(chan struct{})
+	go func() {
+		faultSink = *(*uint64)(unsafe.Pointer(faultAddr))
+		close(done)
+	}()
+	<-done
+	return fmt.Errorf("read of %#x did not fault", faultAddr)
+}
