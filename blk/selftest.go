@@ -52,7 +52,7 @@ func SelfTest(d *Disk, threads int, rng *rand.Rand) (sum [sha256.Size]byte, n in
 		}
 		order := rng.Perm(len(win))
 		bufs := make([][]byte, len(win))
-		err := parallel(threads, len(win), func(k int) error {
+		err := parallel(threads, len(win), func(_, k int) error {
 			i := order[k]
 			b := make([]byte, win[i].n)
 			if _, err := obj.ReadAt(b, win[i].off); err != nil {
@@ -73,7 +73,7 @@ func SelfTest(d *Disk, threads int, rng *rand.Rand) (sum [sha256.Size]byte, n in
 
 	half := size / ss / 2 * ss
 	pieces := int((half + selfTestMaxChunk - 1) / selfTestMaxChunk)
-	err = parallel(threads, pieces, func(k int) error {
+	err = parallel(threads, pieces, func(_, k int) error {
 		off := int64(k) * selfTestMaxChunk
 		b := make([]byte, min(selfTestMaxChunk, half-off))
 		if _, err := obj.ReadAt(b, off); err != nil {
@@ -91,15 +91,15 @@ func SelfTest(d *Disk, threads int, rng *rand.Rand) (sum [sha256.Size]byte, n in
 	return sum, n, nil
 }
 
-// parallel runs fn(0..count-1) on threads goroutines, stopping at the
-// first error.
-func parallel(threads, count int, fn func(int) error) error {
+// parallel runs fn(w, k) for k in 0..count-1 on threads goroutines (w is
+// the goroutine's number), stopping at the first error.
+func parallel(threads, count int, fn func(w, k int) error) error {
 	var next atomic.Int64
 	var first error
 	var once sync.Once
 	var failed atomic.Bool
 	var wg sync.WaitGroup
-	for range min(threads, max(count, 1)) {
+	for w := range min(threads, max(count, 1)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -108,7 +108,7 @@ func parallel(threads, count int, fn func(int) error) error {
 				if k >= count {
 					return
 				}
-				if err := fn(k); err != nil {
+				if err := fn(w, k); err != nil {
 					once.Do(func() { first = err })
 					failed.Store(true)
 					return
