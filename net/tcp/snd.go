@@ -519,6 +519,6 @@ func (c *Conn) onPersist() {
 		c.sendSegment(snd.nxt, FlagACK, int(snd.nxt-snd.bufSeq), 1)
 		snd.probed = true
 	}
-	snd.persistBackoff = min(2*snd.persistBackoff, s.cfg.MaxRTO)
+	snd.persistBackoff = min(2*max(snd.persistBackoff, snd.rto), s.cfg.MaxRTO)
 	s.resetTimer(snd.persistTimer, snd.persistBackoff)
 }
