@@ -15,7 +15,7 @@ import (
 // the repository root. The Makefile's kernel target runs the same command.
 var KernelBuild = []string{
 	"toolchain/go", "build", "-trimpath",
-	"-tags", "linkramstart,linkramsize,linkprintk",
+	"-tags", "linkramstart,linkcpuinit",
 	"-ldflags", "-T 0x1010000 -R 0x1000",
 }
 
