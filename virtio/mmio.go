@@ -111,3 +111,30 @@ func (m *MMIO) AckInterrupt() uint32 {
 	}
 	return s
 }
+
+// MMIOSlot is a populated virtio-mmio slot found by ProbeMMIO.
+type MMIOSlot struct {
+	Index    int
+	Addr     uintptr
+	DeviceID uint32
+	Regs     Regs
+}
+
+// ProbeMMIO scans n register windows of size stride from base (QEMU
+// microvm: 0xfeb00000, 0x200 each, one IRQ per slot) and returns the
+// modern devices present; empty slots (device ID 0), legacy devices and
+// non-virtio windows are skipped. regs maps a physical address to its
+// register window (NewPhysRegs in the guest).
+func ProbeMMIO(base, stride uintptr, n int, regs func(addr uintptr) Regs) []MMIOSlot {
+	var found []MMIOSlot
+	for i := 0; i < n; i++ {
+		a := base + uintptr(i)*stride
+		r := regs(a)
+		m, err := NewMMIO(r)
+		if err != nil {
+			continue
+		}
+		found = append(found, MMIOSlot{Index: i, Addr: a, DeviceID: m.DeviceID(), Regs: r})
+	}
+	return found
+}

@@ -407,3 +407,19 @@ func TestPCICapabilities(t *testing.T) {
 		}
 	}
 }
+
+func TestProbeMMIO(t *testing.T) {
+	mem := virtiosim.NewMemory()
+	dev := virtiosim.NewDevice(virtio.DeviceBlock, virtio.FeatureVersion1, nil, 1, 8, mem, nil)
+	defer dev.Close()
+	slots := map[uintptr]virtio.Regs{
+		0x1000: badRegs{},                       // nothing there
+		0x1200: virtiosim.MMIO{D: dev},          // a block device
+		0x1400: badRegs{virtio.MMIOMagic, 2, 0}, // empty slot
+		0x1600: badRegs{virtio.MMIOMagic, 1, 1}, // legacy
+	}
+	got := virtio.ProbeMMIO(0x1000, 0x200, 4, func(a uintptr) virtio.Regs { return slots[a] })
+	if len(got) != 1 || got[0].Index != 1 || got[0].DeviceID != virtio.DeviceBlock || got[0].Addr != 0x1200 {
+		t.Fatalf("probe found %+v", got)
+	}
+}
