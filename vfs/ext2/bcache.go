@@ -39,24 +39,33 @@ func newBcache(dev Device, bs int64, max int) *bcache {
 	return &bcache{dev: dev, bs: bs, max: max, blocks: make(map[uint32]*list.Element), lru: list.New()}
 }
 
-// read returns a copy of block n.
+// read returns block n, shared and read-only.
 func (c *bcache) read(n uint32) ([]byte, error) {
-	out := make([]byte, c.bs)
 	c.mu.Lock()
 	if e, ok := c.blocks[n]; ok {
 		c.lru.MoveToFront(e)
-		copy(out, e.Value.(*cblock).data)
+		data := e.Value.(*cblock).data
 		c.hits++
 		c.mu.Unlock()
-		return out, nil
+		return data, nil
 	}
 	c.misses++
 	c.mu.Unlock()
+	out := make([]byte, c.bs)
 	if err := readFull(c.dev, out, int64(n)*c.bs); err != nil {
 		return nil, fmt.Errorf("ext2: read block %d: %w", n, err)
 	}
-	c.insert(n, out)
+	c.insert(n, out, false)
 	return out, nil
+}
+
+// readCopy returns a private copy of block n for the caller to modify and write back.
+func (c *bcache) readCopy(n uint32) ([]byte, error) {
+	b, err := c.read(n)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), b...), nil
 }
 
 // write writes a whole block through to the device and caches it.
@@ -67,7 +76,7 @@ func (c *bcache) write(n uint32, data []byte) error {
 	if _, err := c.dev.WriteAt(data, int64(n)*c.bs); err != nil {
 		return fmt.Errorf("ext2: write block %d: %w", n, err)
 	}
-	c.insert(n, data)
+	c.insert(n, append([]byte(nil), data...), true)
 	return nil
 }
 
@@ -78,23 +87,28 @@ func (c *bcache) writePart(n uint32, off int, p []byte) error {
 	}
 	c.mu.Lock()
 	if e, ok := c.blocks[n]; ok {
-		copy(e.Value.(*cblock).data[off:], p)
+		cb := e.Value.(*cblock)
+		data := append([]byte(nil), cb.data...)
+		copy(data[off:], p)
+		cb.data = data
 	}
 	c.mu.Unlock()
 	return nil
 }
 
-func (c *bcache) insert(n uint32, data []byte) {
+// insert caches data (which the cache now owns). A block read from the device does not
+// replace a cached copy (a write may have raced ahead of the read); a write always does.
+func (c *bcache) insert(n uint32, data []byte, replace bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.blocks[n]; ok {
-		copy(e.Value.(*cblock).data, data)
+		if replace {
+			e.Value.(*cblock).data = data
+		}
 		c.lru.MoveToFront(e)
 		return
 	}
-	cp := make([]byte, len(data))
-	copy(cp, data)
-	c.blocks[n] = c.lru.PushFront(&cblock{n: n, data: cp})
+	c.blocks[n] = c.lru.PushFront(&cblock{n: n, data: data})
 	for c.lru.Len() > c.max {
 		old := c.lru.Back()
 		c.lru.Remove(old)

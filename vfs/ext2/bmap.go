@@ -190,7 +190,7 @@ func (f *FS) freeTree(ip *inode, ptr uint32, depth int, base, keep uint64, spans
 		}
 		return true, 1, f.freeBlock(ptr)
 	}
-	blk, err := f.bc.read(ptr)
+	blk, err := f.bc.readCopy(ptr)
 	if err != nil {
 		return false, 0, err
 	}

@@ -14,6 +14,11 @@ import (
 // dirBlock returns the physical block and a copy of directory block i. A hole inside a
 // directory is corruption (ext2 directories are never sparse).
 func (f *FS) dirBlock(dp *inode, i int64) (uint32, []byte, error) {
+	return f.dirBlockRW(dp, i, false)
+}
+
+// dirBlockRW is dirBlock; with private, the block is a copy the caller may edit.
+func (f *FS) dirBlockRW(dp *inode, i int64, private bool) (uint32, []byte, error) {
 	dp.mu.RLock()
 	pb, _, err := f.bmap(dp, uint64(i), false)
 	dp.mu.RUnlock()
@@ -22,6 +27,10 @@ func (f *FS) dirBlock(dp *inode, i int64) (uint32, []byte, error) {
 	}
 	if pb == 0 {
 		return 0, nil, corrupt("directory %d: hole at block %d", dp.ino, i)
+	}
+	if private {
+		b, err := f.bc.readCopy(pb)
+		return pb, b, err
 	}
 	b, err := f.bc.read(pb)
 	return pb, b, err
@@ -114,6 +123,9 @@ func (f *FS) addEntry(dp *inode, name string, ino uint32, ftype uint8) error {
 		if err != nil {
 			return fmt.Errorf("ext2: directory %d block %d: %w", dp.ino, i, err)
 		}
+		if slot >= 0 || splitFrom >= 0 {
+			b = append([]byte(nil), b...) // the cached block is shared and read-only
+		}
 		switch {
 		case slot >= 0:
 			d, _ := parseDirent(b, slot, f.geo.filetype, f.geo.inodesCount)
@@ -162,7 +174,7 @@ func (f *FS) addEntry(dp *inode, name string, ino uint32, ftype uint8) error {
 // removeEntry unlinks the entry at loc: merged into the previous entry, or marked unused when
 // it is the first of its block.
 func (f *FS) removeEntry(dp *inode, loc dirLoc) error {
-	_, b, err := f.dirBlock(dp, loc.blk)
+	_, b, err := f.dirBlockRW(dp, loc.blk, true)
 	if err != nil {
 		return err
 	}
@@ -190,7 +202,7 @@ func (f *FS) removeEntry(dp *inode, loc dirLoc) error {
 
 // retarget points the entry at loc to another inode (rename over an existing name).
 func (f *FS) retarget(dp *inode, loc dirLoc, ino uint32, ftype uint8) error {
-	_, b, err := f.dirBlock(dp, loc.blk)
+	_, b, err := f.dirBlockRW(dp, loc.blk, true)
 	if err != nil {
 		return err
 	}

@@ -123,7 +123,7 @@ func (f *FS) releaseXattrBlock(b uint32) error {
 	if b < f.geo.firstDataBlock || b >= f.geo.blocksCount {
 		return corrupt("xattr block %d outside filesystem", b)
 	}
-	data, err := f.bc.read(b)
+	data, err := f.bc.readCopy(b)
 	if err != nil {
 		return err
 	}

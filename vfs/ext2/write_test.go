@@ -376,7 +376,7 @@ func TestRandomOpsAgainstModel(t *testing.T) {
 // produced by e2fsck -D) and checks it stays clean.
 func TestWriteOnPopulatedImage(t *testing.T) {
 	src := t.TempDir()
-	genTree(t, src, 1024, false)
+	genTree(t, src, 1024, false, 1200)
 	img := mkfs(t, 1024, 96<<20, src, "-N", "8192")
 	// Index the directories, as a disk touched by Linux's ext4 driver would have them.
 	if out, err := exec.Command("e2fsck", "-fyD", img).CombinedOutput(); err != nil && !strings.Contains(string(out), "MODIFIED") {
@@ -386,7 +386,7 @@ func TestWriteOnPopulatedImage(t *testing.T) {
 	indexed := !strings.Contains(string(out), "Not a hash-indexed")
 	f := mount(t, img, false)
 	wide := dirIno(t, f, "wide")
-	for i := 0; i < 3000; i += 3 {
+	for i := 0; i < 1200; i += 3 {
 		if err := f.Remove(wide, fmt.Sprintf("entry-%04d-%s", i, strings.Repeat("x", i%40))); err != nil {
 			t.Fatalf("remove %d: %v", i, err)
 		}
@@ -397,8 +397,8 @@ func TestWriteOnPopulatedImage(t *testing.T) {
 		}
 	}
 	ents, err := listAll(f, wide)
-	if err != nil || len(ents) != 2000+500 {
-		t.Fatalf("wide lists %d entries (%v), want 2500", len(ents), err)
+	if err != nil || len(ents) != 800+500 {
+		t.Fatalf("wide lists %d entries (%v), want 1300", len(ents), err)
 	}
 	// Grow a file into the double-indirect region, shrink another.
 	big := dirIno(t, f, "indirect/double")

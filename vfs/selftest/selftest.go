@@ -140,4 +140,3 @@ func copyFile(root *vfs.VFS, src, dst string, buf []byte) (int64, error) {
 func allZero(b []byte) bool {
 	return len(bytes.TrimLeft(b, "\x00")) == 0
 }
-
