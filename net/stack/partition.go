@@ -64,7 +64,31 @@ type Toeplitz struct{}
 
 func (Toeplitz) Name() string { return "toeplitz" }
 func (Toeplitz) Thread(src, dst netip.AddrPort, n int) int {
-	return ThreadOfHash(RSSHash(SymmetricKey, src, dst), n)
+	return ThreadOfHash(symmetricHash(src, dst), n)
+}
+
+// symmetricTable[i][b] is the hash contribution of byte value b at input
+// position i under SymmetricKey: the hash is linear (XOR) in the input
+// bits, so a 12-byte tuple hashes with 12 lookups instead of 96 bit steps
+// (DragonFly's toeplitz_cache does the same).
+var symmetricTable = func() (t [12][256]uint32) {
+	for i := range t {
+		for b := range 256 {
+			in := make([]byte, 12)
+			in[i] = byte(b)
+			t[i][b] = ToeplitzHash(SymmetricKey, in)
+		}
+	}
+	return
+}()
+
+func symmetricHash(src, dst netip.AddrPort) uint32 {
+	s, d := src.Addr().As4(), dst.Addr().As4()
+	sp, dp := src.Port(), dst.Port()
+	t := &symmetricTable
+	return t[0][s[0]] ^ t[1][s[1]] ^ t[2][s[2]] ^ t[3][s[3]] ^
+		t[4][d[0]] ^ t[5][d[1]] ^ t[6][d[2]] ^ t[7][d[3]] ^
+		t[8][sp>>8] ^ t[9][sp&0xff] ^ t[10][dp>>8] ^ t[11][dp&0xff]
 }
 
 // ThreadOfHash maps an RSS hash to a thread through a 128-entry table
@@ -107,6 +131,9 @@ func pad8(key []byte, off int) []byte {
 // RSSHash is the IPv4/TCP RSS hash of a flow: input is source address,
 // destination address, source port, destination port, big-endian.
 func RSSHash(key []byte, src, dst netip.AddrPort) uint32 {
+	if &key[0] == &SymmetricKey[0] {
+		return symmetricHash(src, dst)
+	}
 	var in [12]byte
 	s, d := src.Addr().As4(), dst.Addr().As4()
 	copy(in[0:4], s[:])

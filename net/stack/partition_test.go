@@ -66,10 +66,15 @@ func TestPartitionsSymmetric(t *testing.T) {
 		if len(seen) != 3 {
 			t.Errorf("%s: only threads %v used of 3", p.Name(), seen)
 		}
-		// The symmetric hash itself, not just the thread, is direction-free.
+		// The symmetric hash itself, not just the thread, is direction-free,
+		// and the table-driven form agrees with the bitwise definition.
 		a, b := randFlow(r)
 		if RSSHash(SymmetricKey, a, b) != RSSHash(SymmetricKey, b, a) {
 			t.Fatal("symmetric key hash differs by direction")
+		}
+		key := append([]byte(nil), SymmetricKey...)
+		if RSSHash(key, a, b) != symmetricHash(a, b) {
+			t.Fatal("table-driven hash differs from the bitwise one")
 		}
 	}
 }

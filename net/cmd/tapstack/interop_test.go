@@ -217,7 +217,11 @@ func TestInteropLinux(t *testing.T) {
 			}
 			// Our stats page, fetched by Linux over our stack.
 			st := exec.CommandContext(ctx, "ip", "netns", "exec", ns, "bash", "-c", "exec 3<>/dev/tcp/"+ourAddr+"/80; printf 'GET /stats HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3")
-			if sout, err := st.Output(); err == nil && tc.lossPct > 0 && !bytes.Contains(sout, []byte(`"Retransmits"`)) {
+			sout, err := st.Output()
+			if os.Getenv("DFLY_INTEROP_STATS") != "" {
+				t.Logf("stats: %s", sout)
+			}
+			if err == nil && tc.lossPct > 0 && !bytes.Contains(sout, []byte(`"Retransmits"`)) {
 				t.Errorf("stats page: %s", sout)
 			}
 		})
