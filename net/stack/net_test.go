@@ -54,8 +54,6 @@ func pattern(seed int64, n int) []byte {
 	return b
 }
 
-var echoNoDelay = false
-
 // echoServer copies each connection back to itself.
 func echoServer(t testing.TB, l *TCPListener) {
 	go func() {
@@ -66,9 +64,6 @@ func echoServer(t testing.TB, l *TCPListener) {
 			}
 			go func() {
 				defer c.Close()
-				if echoNoDelay {
-					c.(*TCPConn).SetNoDelay(true)
-				}
 				io.Copy(c, c)
 				c.(*TCPConn).CloseWrite()
 			}()
