@@ -11,8 +11,8 @@ import "sync/atomic"
 //     draining its FIFOs but running no thread: it is quiesced.
 //  2. The master waits for len(T) arrivals, processing its own incoming FIFOs meanwhile (so
 //     two masters whose sets overlap both make progress: each joins the other's request).
-//  3. The master sets released; each target, on its next poll, runs fn and counts done; the
-//     master runs fn itself if m is in the mask.
+//  3. The master runs fn itself if m is in the mask, while every target is quiesced; then it
+//     sets released, and each target, on its next poll, runs fn and counts done.
 //  4. The master waits for len(T) dones, processing its FIFOs, and returns.
 //
 // Targets never spin inside an IPI function; they only stay inside Process, so nested and
@@ -27,8 +27,8 @@ type syncReq struct {
 	done     atomic.Int32
 }
 
-// CPUSync quiesces the CPUs in mask, then runs fn(cpu, arg) on each of them (the master
-// included if it is in mask), then releases them. Called by CPU from; returns after every
+// CPUSync quiesces the CPUs in mask, runs fn(from, arg) on the master if it is in mask while
+// all targets are quiesced, then releases the targets, each of which runs fn(cpu, arg). Called by CPU from; returns after every
 // target has run fn.
 func (q *Queue) CPUSync(from int, mask Mask, fn Func, arg any) {
 	q.cpus[from].stats.cpusyncs.Add(1)
@@ -45,10 +45,12 @@ func (q *Queue) CPUSync(from int, mask Mask, fn Func, arg any) {
 			q.bell.Relax()
 		}
 	}
-	req.released.Store(true)
+	// Every target is quiesced: the master's own call runs now, before any target's (the
+	// page-table pattern: change the entry while nobody runs, then let all invalidate).
 	if mask.Has(from) {
 		fn(from, arg)
 	}
+	req.released.Store(true)
 	for req.done.Load() < n {
 		if q.poll(from) == 0 {
 			q.bell.Relax()

@@ -141,7 +141,7 @@ func (q *Queue) enqueue(from, to int, fn Func, arg any) uint64 {
 		for f.halfFull() {
 			// Deadlock avoidance: whoever we wait for may itself be waiting for room in
 			// one of our incoming FIFOs.
-			q.poll(from)
+			q.Process(from)
 			if f.halfFull() {
 				q.bell.Relax()
 			}
@@ -188,7 +188,7 @@ func (q *Queue) WaitSeq(from, to int, seq uint64) {
 	}
 	f := q.fifos[from][to]
 	for f.xindex.Load() < seq {
-		q.poll(from)
+		q.Process(from)
 		if f.xindex.Load() < seq {
 			q.bell.Relax()
 		}
@@ -235,8 +235,10 @@ func (q *Queue) Process(cpu int) int {
 }
 
 // poll runs cpu's waiting messages and finishes its released cpusync requests once, without
-// staying quiesced. The spin-waits inside this package use it: a CPU that waits for room, a
-// completion or its own cpusync must keep coming back to check its own condition.
+// staying quiesced. Only a cpusync master's waits use it: a master must keep coming back to
+// check its own request, or two masters that joined each other's requests would wait for
+// each other. (A master waiting is not running other code, so it counts as quiesced for the
+// requests it joined, as in DragonFly.) Every other wait stays quiesced via Process.
 func (q *Queue) poll(cpu int) int {
 	c := &q.cpus[cpu]
 	c.depth++
