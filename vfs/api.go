@@ -285,6 +285,9 @@ func (v *VFS) rename(oldname, newname string) error {
 	}
 	links = 0
 	dst, derr := v.walk(tdir, []string{tbase}, false, &links)
+	if derr == nil && dst.ino == src.ino {
+		return nil // two names of one node: rename does nothing (POSIX)
+	}
 	v.mu.Lock()
 	busy := hasMount(src) || (derr == nil && (dst.mounted != nil || hasMount(dst)))
 	v.mu.Unlock()
@@ -297,9 +300,6 @@ func (v *VFS) rename(oldname, newname string) error {
 	// Move the cached subtree to its new name; the old name becomes negative.
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if derr == nil && dst == src {
-		return nil
-	}
 	if old := tdir.children[tbase]; old != nil {
 		v.nc.remove(old)
 	}

@@ -2,7 +2,10 @@ package ext2
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
+	"sync"
 	"testing"
 	"testing/fstest"
 
@@ -72,6 +75,86 @@ func TestVMDeviceOverBlk(t *testing.T) {
 	}
 	if got, err := v.ReadFile("a/big"); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("read back %d bytes, %v", len(got), err)
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fsck(t, img)
+}
+
+// TestConcurrentNamespace runs namespace changes in several directories at once beside
+// readers walking the tree, then checks the image.
+func TestConcurrentNamespace(t *testing.T) {
+	img := mkfs(t, 1024, 16<<20, "")
+	f := mount(t, img, false)
+	v := vfs.New(f, vfs.MountOptions{Threads: 3}, vfs.Config{NamecacheMax: 64})
+	const workers, rounds = 3, 40
+	var wg sync.WaitGroup
+	errc := make(chan error, workers+1)
+	for w := 0; w < workers; w++ {
+		if err := v.Mkdir(fmt.Sprintf("w%d", w), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < rounds; i++ {
+				p := fmt.Sprintf("w%d/f%d", w, i)
+				if err := v.WriteFile(p, bytes.Repeat([]byte{byte(i)}, 100*i), 0o644); err != nil {
+					errc <- err
+					return
+				}
+				if err := v.Mkdir(fmt.Sprintf("w%d/d%d", w, i), 0o755); err != nil {
+					errc <- err
+					return
+				}
+				if err := v.Rename(p, fmt.Sprintf("w%d/d%d/g", w, i)); err != nil {
+					errc <- err
+					return
+				}
+				if i%2 == 0 {
+					if err := v.Remove(fmt.Sprintf("w%d/d%d/g", w, i)); err != nil {
+						errc <- err
+						return
+					}
+					if err := v.Remove(fmt.Sprintf("w%d/d%d", w, i)); err != nil {
+						errc <- err
+						return
+					}
+				}
+			}
+		}(w)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < rounds; i++ {
+			err := fs.WalkDir(v.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil // removed while walking
+				}
+				return err
+			})
+			if err != nil {
+				errc <- err
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+	for w := 0; w < workers; w++ {
+		ents, err := v.ReadDir(fmt.Sprintf("w%d", w))
+		if err != nil || len(ents) != rounds/2 {
+			t.Fatalf("w%d has %d entries (%v), want %d", w, len(ents), err, rounds/2)
+		}
+		b, err := v.ReadFile(fmt.Sprintf("w%d/d%d/g", w, rounds-1))
+		if err != nil || len(b) != 100*(rounds-1) {
+			t.Fatalf("moved file: %d bytes, %v", len(b), err)
+		}
 	}
 	if err := v.Close(); err != nil {
 		t.Fatal(err)
