@@ -44,6 +44,10 @@ type PipeConfig struct {
 	// supplies its own Toeplitz function so the pipe and the stack agree
 	// by construction, and tests check it against the published vectors.
 	Hash func(key, frame []byte) (uint32, bool)
+	// Observe, if set, sees every frame as sent (before impairments),
+	// with the sending end and the time: tests record a pcap from it.
+	// It is called under the pipe's lock and must not call back.
+	Observe func(from *PipeEnd, at time.Time, frame []byte)
 }
 
 // PipeStats counts what a direction did.
@@ -160,6 +164,9 @@ func (e *PipeEnd) Send(frame []byte) error {
 	n := 0
 	p.mu.Lock()
 	e.stats.Sent++
+	if p.cfg.Observe != nil {
+		p.cfg.Observe(e, now, frame)
+	}
 	im := e.im
 	if im.Loss > 0 && p.rng.Float64() < im.Loss {
 		e.stats.Lost++

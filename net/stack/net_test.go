@@ -29,7 +29,13 @@ type livePair struct {
 func newLivePair(t testing.TB, na, nb int, part Partition, im link.Impairments) *livePair {
 	t.Helper()
 	lp := &livePair{stop: make(chan struct{})}
-	lp.pipe = link.NewPipe(link.PipeConfig{AtoB: im, BtoA: im, Seed: 42})
+	pc := link.PipeConfig{AtoB: im, BtoA: im, Seed: 42}
+	if _, bench := t.(*testing.B); !bench {
+		rec := newRecorder(20000)
+		rec.writeOnFailure(t)
+		pc.Observe = rec.observe
+	}
+	lp.pipe = link.NewPipe(pc)
 	go lp.pipe.RunTimer(lp.stop)
 	var err error
 	lp.a, err = New(Config{Link: lp.pipe.A, Addr: addrA, Threads: na, Partition: part})

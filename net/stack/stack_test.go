@@ -26,7 +26,9 @@ type pair struct {
 func newPair(t *testing.T, na, nb int, part Partition, rss bool) *pair {
 	t.Helper()
 	pr := &pair{clk: &fakeClock{time.Unix(1e6, 0)}, ml: &manualLoops{}}
-	pc := link.PipeConfig{Now: pr.clk.Now}
+	rec := newRecorder(10000)
+	rec.writeOnFailure(t)
+	pc := link.PipeConfig{Now: pr.clk.Now, Observe: rec.observe}
 	if rss {
 		pc.RSSKey, pc.Hash = SymmetricKey, FrameRSS
 	}
