@@ -15,6 +15,7 @@ package blk
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"damselfly/vm"
 )
@@ -69,27 +70,46 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Bio is one block I/O: Len bytes at byte offset Off of the device, data
-// in Buf (the page list: for bios from a disk's object these are the
-// object's pages). Done, if set, is called exactly once with Err set; it
-// may run in the caller's context (synchronous completion) or in the
-// driver's completion context, and must not block.
+// Bio is one block I/O: Len bytes at byte offset Off of the device. The
+// data is either Buf or Pages, a page list used in order (a VM object's own
+// pages: the disk's object reads and writes its pages in place). Done, if
+// set, is called exactly once with Err set; it may run in the caller's
+// context (synchronous completion) or in the driver's completion context,
+// and must not block.
 type Bio struct {
-	Op   Op
-	Off  int64
-	Buf  []byte // read/write data; len(Buf) is the length
-	Len  int64  // length of discard (read/write use len(Buf))
-	Done func(*Bio)
-	Err  error
+	Op    Op
+	Off   int64
+	Buf   []byte   // read/write data
+	Pages [][]byte // read/write data as a page list (instead of Buf)
+	Len   int64    // length of a discard (reads and writes use their data's length)
+	Done  func(*Bio)
+	Err   error
 
 	fromObject bool          // issued by the disk's own pager: skip the cache hooks
 	wait       chan struct{} // DoBio's waiter
 	unlock     func()        // releases the object range held around a raw write
+	parts      atomic.Int32  // requests still carrying a bio split by the device thread
+	partErr    atomic.Pointer[error]
+}
+
+// segs returns the bio's data as a segment list.
+func (b *Bio) segs() [][]byte {
+	if b.Pages != nil {
+		return b.Pages
+	}
+	return [][]byte{b.Buf}
 }
 
 func (b *Bio) length() int64 {
-	if b.Op == OpRead || b.Op == OpWrite {
+	if b.Op != OpRead && b.Op != OpWrite {
+		return b.Len
+	}
+	if b.Pages == nil {
 		return int64(len(b.Buf))
 	}
-	return b.Len
+	var n int64
+	for _, p := range b.Pages {
+		n += int64(len(p))
+	}
+	return n
 }

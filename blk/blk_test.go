@@ -379,3 +379,45 @@ func TestSelfTest(t *testing.T) {
 		})
 	}
 }
+
+// A page-list bio longer than the driver's segment limit is split over
+// several requests and ends once, with the data in place.
+func TestPageListSplit(t *testing.T) {
+	d, m := newMemDisk(t, 4<<20, false)
+	pages := make([][]byte, 300) // MemDevice takes 256 segments per request
+	for i := range pages {
+		pages[i] = bytes.Repeat([]byte{byte(i)}, 4096)
+	}
+	reqs := d.Stats().Requests.Load()
+	done := 0
+	b := &Bio{Op: OpWrite, Off: 8192, Pages: pages, Done: func(*Bio) { done++ }}
+	if err := d.DoBio(b); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Stats().Requests.Load() - reqs; got != 2 || done != 1 {
+		t.Fatalf("%d requests, done called %d times", got, done)
+	}
+	for i := range pages {
+		if m.data[8192+i*4096] != byte(i) || m.data[8192+i*4096+4095] != byte(i) {
+			t.Fatalf("page %d not written", i)
+		}
+	}
+	// Errors in one part end the bio with that error.
+	m.FailAt = 8192 + 299*4096
+	back := make([][]byte, 300)
+	for i := range back {
+		back[i] = make([]byte, 4096)
+	}
+	if err := d.DoBio(&Bio{Op: OpRead, Off: 8192, Pages: back}); !errors.Is(err, ErrIO) {
+		t.Fatalf("split read with a failing part: %v", err)
+	}
+	m.FailAt = -1
+	if err := d.DoBio(&Bio{Op: OpRead, Off: 8192, Pages: back}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range back {
+		if !bytes.Equal(back[i], pages[i]) {
+			t.Fatalf("page %d read back wrong", i)
+		}
+	}
+}

@@ -139,7 +139,7 @@ func (d *Disk) put(b *Bio, wait bool) error {
 			if wait {
 				cached = d.obj.ReadCached
 			}
-			if n > 0 && cached(b.Buf, b.Off) {
+			if n > 0 && b.Pages == nil && cached(b.Buf, b.Off) {
 				d.stats.FastPath.Add(1)
 				return nil
 			}
@@ -240,7 +240,19 @@ func (d *Disk) finish(b *Bio, err error) {
 // frees the slot.
 func (d *Disk) complete(r *Request, err error) {
 	for _, b := range r.bios {
-		d.finish(b, err)
+		// A bio split over several requests ends with the last of them,
+		// with the first error any part saw.
+		if err != nil {
+			b.partErr.CompareAndSwap(nil, &err)
+		}
+		if b.parts.Add(-1) > 0 {
+			continue
+		}
+		berr := err
+		if e := b.partErr.Load(); e != nil {
+			berr = *e
+		}
+		d.finish(b, berr)
 	}
 	d.mu.Lock()
 	d.inflight--
@@ -291,6 +303,8 @@ func (d *Disk) thread() {
 			for d.inflight > 0 {
 				d.cond.Wait()
 			}
+			fl.parts.Store(1)
+			fl.partErr.Store(nil)
 			r := &Request{Op: OpFlush, bios: []*Bio{fl}}
 			if !d.lim.Flush {
 				d.mu.Unlock()
@@ -355,6 +369,30 @@ func (p diskPager) ReadPages(off int64, b []byte) error {
 
 func (p diskPager) WritePages(off int64, b []byte) error {
 	return p.d.DoBio(&Bio{Op: OpWrite, Off: off, Buf: b, fromObject: true})
+}
+
+// ReadPagesV reads a run of the object's pages in place (one bio with the
+// pages as its page list); pages past the device's end read as zero.
+func (p diskPager) ReadPagesV(off int64, pages [][]byte) error {
+	left := max(p.d.size-off, 0)
+	list := make([][]byte, 0, len(pages))
+	for _, pg := range pages {
+		n := min(int64(len(pg)), left)
+		clear(pg[n:])
+		if n > 0 {
+			list = append(list, pg[:n])
+		}
+		left -= n
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	return p.d.DoBio(&Bio{Op: OpRead, Off: off, Pages: list, fromObject: true})
+}
+
+// WritePagesV writes a run of pages in place.
+func (p diskPager) WritePagesV(off int64, pages [][]byte) error {
+	return p.d.DoBio(&Bio{Op: OpWrite, Off: off, Pages: pages, fromObject: true})
 }
 
 func (p diskPager) Flush() error {

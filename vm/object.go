@@ -41,6 +41,15 @@ type Flusher interface{ Flush() error }
 // Truncater is implemented by pagers whose size can change.
 type Truncater interface{ Truncate(size int64) error }
 
+// VectorPager is implemented by pagers that can transfer a run of pages in
+// place (a page list) instead of through one contiguous buffer, saving the
+// object a bounce buffer and a copy. pages are consecutive in the object;
+// the last one written may be shorter than PageSize (clipped to the size).
+type VectorPager interface {
+	ReadPagesV(off int64, pages [][]byte) error
+	WritePagesV(off int64, pages [][]byte) error
+}
+
 // ReadOnlyPager is implemented by pagers that refuse writes.
 type ReadOnlyPager interface{ ReadOnly() bool }
 
@@ -65,6 +74,10 @@ type Object struct {
 	pager    Pager
 	pool     *Pool
 	readOnly bool
+
+	// syncMu serializes Syncs: write-back clears dirty bits under a shared
+	// range lock, which two Syncs could otherwise hold at once.
+	syncMu sync.Mutex
 
 	mu     sync.Mutex
 	cond   *sync.Cond
@@ -184,6 +197,16 @@ func (o *Object) readRun(run []*page) error {
 	o.stats.PagerReads.Add(1)
 	if len(run) == 1 {
 		if err := o.pager.ReadPages(off, run[0].data); err != nil {
+			return o.errf(off, "read: %w", err)
+		}
+		return nil
+	}
+	if vp, ok := o.pager.(VectorPager); ok {
+		list := make([][]byte, len(run))
+		for k, r := range run {
+			list[k] = r.data
+		}
+		if err := vp.ReadPagesV(off, list); err != nil {
 			return o.errf(off, "read: %w", err)
 		}
 		return nil
@@ -343,6 +366,8 @@ func (o *Object) WriteAt(p []byte, off int64) (int, error) {
 
 // Sync writes back every modified range and flushes the pager.
 func (o *Object) Sync() error {
+	o.syncMu.Lock()
+	defer o.syncMu.Unlock()
 	o.mu.Lock()
 	segs := o.states.collect(Modified)
 	segs = append(segs, o.states.collect(ExclusiveState)...)
@@ -418,6 +443,19 @@ func (o *Object) writeRun(run []*page, size int64) error {
 		return nil
 	}
 	o.stats.PagerWrites.Add(1)
+	if vp, ok := o.pager.(VectorPager); ok && len(run) > 1 {
+		list := make([][]byte, 0, len(run))
+		for _, pg := range run {
+			if c := min(int64(PageSize), n); c > 0 {
+				list = append(list, pg.data[:c])
+				n -= c
+			}
+		}
+		if err := vp.WritePagesV(off, list); err != nil {
+			return o.errf(off, "write back: %w", err)
+		}
+		return nil
+	}
 	var buf []byte
 	if len(run) == 1 {
 		buf = run[0].data[:n]

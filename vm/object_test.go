@@ -354,18 +354,24 @@ func TestLockAggregationBound(t *testing.T) {
 		l.Unlock()
 	}
 	// Adjacent exclusive locks also fold; overlapping exclusive conflict.
-	a := o.LockRange(0, 10, Exclusive)
-	b := o.LockRange(10, 10, Exclusive)
+	a := o.LockRange(0, PageSize, Exclusive)
+	b := o.LockRange(PageSize, PageSize, Exclusive)
 	if n := o.LockRecords(); n != 1 {
 		t.Fatalf("adjacent exclusive: %d records", n)
 	}
-	if o.TryLockRange(5, 1, Shared) != nil || o.TryLockRange(19, 5, Exclusive) != nil {
+	if o.TryLockRange(5, 1, Shared) != nil || o.TryLockRange(2*PageSize-1, 5, Exclusive) != nil {
 		t.Fatal("conflicting lock granted")
 	}
-	if c := o.TryLockRange(20, 5, Shared); c == nil {
+	if c := o.TryLockRange(2*PageSize, 5, Shared); c == nil {
 		t.Fatal("disjoint shared lock refused")
 	} else {
 		c.Unlock()
+	}
+	// Locks cover whole pages: disjoint bytes of one page conflict.
+	if o.TryLockRange(3*PageSize+10, 10, Exclusive) == nil {
+		t.Fatal("lock refused")
+	} else if o.TryLockRange(3*PageSize+100, 10, Exclusive) != nil {
+		t.Fatal("two writers granted the same page")
 	}
 	a.Unlock()
 	b.Unlock()

@@ -205,8 +205,8 @@ func (rl *rangeLocks) checkLocked() error {
 	return nil
 }
 
-// LockRange locks [off, off+n) of the object in mode, waiting for
-// conflicting holders to leave. n <= 0 locks to the end of the address
+// LockRange locks the pages holding [off, off+n) of the object in mode,
+// waiting for conflicting holders to leave. n <= 0 locks to the end of the address
 // space (used by Truncate).
 func (o *Object) LockRange(off, n int64, mode Mode) *RangeLock {
 	start, end := rangeBounds(off, n)
@@ -266,7 +266,7 @@ func (l *RangeLock) Unlock() {
 	o.cond.Broadcast()
 }
 
-// Range returns the locked byte range [start, end).
+// Range returns the locked byte range [start, end) (whole pages).
 func (l *RangeLock) Range() (start, end int64) { return l.start, l.end }
 
 // LockRecords returns the number of live range-lock records (bounded by
@@ -277,9 +277,14 @@ func (o *Object) LockRecords() int {
 	return len(o.locks.recs)
 }
 
+// rangeBounds turns (off, n) into the page-aligned range a lock covers.
+// Locks are whole pages because page contents and page state (valid,
+// dirty, a fill from the pager) are shared by every byte of the page: two
+// writers of disjoint bytes of one page must still take turns.
 func rangeBounds(off, n int64) (int64, int64) {
-	if n <= 0 || off > math.MaxInt64-n {
-		return off, math.MaxInt64
+	start := off &^ (PageSize - 1)
+	if n <= 0 || off > math.MaxInt64-n-PageSize {
+		return start, math.MaxInt64
 	}
-	return off, off + n
+	return start, (off + n + PageSize - 1) &^ (PageSize - 1)
 }
