@@ -1,8 +1,10 @@
 package tcp
 
 import (
+	"bytes"
 	"container/heap"
 	"encoding/binary"
+	"io"
 	"math/rand"
 	"net/netip"
 	"os"
@@ -78,6 +80,17 @@ type sim struct {
 	trace    []capture    // recent packets for the pcap
 	traceMax int
 	sent     int
+	free     [][]byte // packet buffers for reuse (only without tracing)
+	freePkts []*simPacket
+}
+
+func (sm *sim) getBuf() []byte {
+	if n := len(sm.free); n > 0 {
+		b := sm.free[n-1]
+		sm.free = sm.free[:n-1]
+		return b
+	}
+	return make([]byte, 0, 2048)
 }
 
 func newSim(t testing.TB, lc linkConfig, seed int64, mod func(*Config)) *sim {
@@ -136,7 +149,7 @@ func (sm *sim) send(toB bool, src, dst netip.Addr, seg []byte) {
 	if sm.cfg.Check {
 		checkWithGopacket(sm.t, src, dst, seg)
 	}
-	data := append([]byte(nil), seg...)
+	data := append(sm.getBuf(), seg...)
 	sm.record(src, dst, data)
 	if sm.rng.Float64() < sm.cfg.Loss {
 		return
@@ -163,7 +176,7 @@ func (sm *sim) send(toB bool, src, dst netip.Addr, seg []byte) {
 	for i := 0; i < copies; i++ {
 		d := data
 		if i > 0 {
-			d = append([]byte(nil), data...)
+			d = append(sm.getBuf(), data...)
 		}
 		if sm.rng.Float64() < sm.cfg.Corrupt {
 			d[sm.rng.Intn(len(d))] ^= byte(1 + sm.rng.Intn(255))
@@ -173,7 +186,15 @@ func (sm *sim) send(toB bool, src, dst netip.Addr, seg []byte) {
 			at = at.Add(time.Duration(sm.rng.Int63n(int64(sm.cfg.Jitter))))
 		}
 		sm.order++
-		heap.Push(&sm.q, &simPacket{at: at, order: sm.order, toB: toB, src: src, dst: dst, data: d})
+		var p *simPacket
+		if n := len(sm.freePkts); n > 0 {
+			p = sm.freePkts[n-1]
+			sm.freePkts = sm.freePkts[:n-1]
+		} else {
+			p = new(simPacket)
+		}
+		*p = simPacket{at: at, order: sm.order, toB: toB, src: src, dst: dst, data: d}
+		heap.Push(&sm.q, p)
 	}
 }
 
@@ -204,6 +225,10 @@ func (sm *sim) step() bool {
 		} else {
 			sm.a.Deliver(p.src, p.dst, p.data)
 		}
+		if sm.traceMax == 0 {
+			sm.free = append(sm.free, p.data[:0])
+		}
+		sm.freePkts = append(sm.freePkts, p)
 		return true
 	}
 	sm.a.Advance()
@@ -301,36 +326,59 @@ func checkWithGopacket(t testing.TB, src, dst netip.Addr, seg []byte) {
 	}
 }
 
-// pattern is the byte at offset i of a test stream (seeded per direction).
-func pattern(seed byte, i uint64) byte {
-	x := i*0x9e3779b97f4a7c15 + uint64(seed)
-	return byte(x>>56) ^ byte(i)
+// The test streams are windows onto a random table whose length is prime,
+// so a byte delivered at the wrong offset (duplicated, skipped, shifted by
+// any amount short of the table length) cannot match. Copy and compare go
+// through copy and bytes.Equal, which keeps the check cheap under -race.
+const patternLen = 1<<20 + 7 // prime
+
+var patternTable = func() []byte {
+	b := make([]byte, patternLen)
+	x := uint64(0x9e3779b97f4a7c15)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		b[i] = byte(x >> 32)
+	}
+	return b
+}()
+
+// fillPattern fills p with the stream bytes starting at offset off of the
+// stream seeded by seed.
+func fillPattern(seed byte, off uint64, p []byte) {
+	pos := int((off + uint64(seed)*7919) % patternLen)
+	for len(p) > 0 {
+		n := copy(p, patternTable[pos:])
+		p = p[n:]
+		pos = 0
+	}
 }
 
 // streamer pushes n pattern bytes into one Conn and checks them on the
 // other, byte by byte.
 type streamer struct {
-	t              testing.TB
-	seed           byte
-	n              uint64
-	w, r           *Conn
-	written, read  uint64
-	wbuf, rbuf     []byte
-	closedWrite    bool
-	eof            bool
-	err            error
+	t             testing.TB
+	seed          byte
+	n             uint64
+	w, r          *Conn
+	written, read uint64
+	wbuf, rbuf    []byte
+	want          []byte
+	closedWrite   bool
+	eof           bool
+	err           error
 }
 
 func newStreamer(t testing.TB, seed byte, n uint64, w, r *Conn) *streamer {
-	return &streamer{t: t, seed: seed, n: n, w: w, r: r, wbuf: make([]byte, 64<<10), rbuf: make([]byte, 64<<10)}
+	return &streamer{t: t, seed: seed, n: n, w: w, r: r,
+		wbuf: make([]byte, 64<<10), rbuf: make([]byte, 64<<10), want: make([]byte, 64<<10)}
 }
 
 func (st *streamer) pump() {
 	for st.written < st.n {
 		k := int(min(uint64(len(st.wbuf)), st.n-st.written))
-		for i := 0; i < k; i++ {
-			st.wbuf[i] = pattern(st.seed, st.written+uint64(i))
-		}
+		fillPattern(st.seed, st.written, st.wbuf[:k])
 		n, err := st.w.Write(st.wbuf[:k])
 		st.written += uint64(n)
 		if err != nil || n < k {
@@ -345,18 +393,26 @@ func (st *streamer) pump() {
 	}
 	for !st.eof && st.err == nil {
 		n, err := st.r.Read(st.rbuf)
-		for i := 0; i < n; i++ {
-			if st.rbuf[i] != pattern(st.seed, st.read+uint64(i)) {
-				st.err = errorf("byte %d: got %#x want %#x", st.read+uint64(i), st.rbuf[i], pattern(st.seed, st.read+uint64(i)))
+		if n > 0 {
+			fillPattern(st.seed, st.read, st.want[:n])
+			if !bytes.Equal(st.rbuf[:n], st.want[:n]) {
+				i := 0
+				for st.rbuf[i] == st.want[i] {
+					i++
+				}
+				st.err = errorf("byte %d: got %#x want %#x", st.read+uint64(i), st.rbuf[i], st.want[i])
 				return
 			}
 		}
 		st.read += uint64(n)
+		if st.read > st.n {
+			st.err = errorf("read %d bytes, more than the %d sent", st.read, st.n)
+		}
 		if err == ErrWouldBlock {
 			break
 		}
 		if err != nil {
-			if err.Error() == "EOF" {
+			if err == io.EOF {
 				st.eof = true
 				if st.read != st.n {
 					st.err = errorf("EOF after %d of %d bytes", st.read, st.n)

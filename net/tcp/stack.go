@@ -319,26 +319,29 @@ func (s *Stack) flush() {
 		return
 	}
 	s.flushing = true
+	// Callbacks may raise more events; the queues are walked by index so
+	// that appends during the walk are seen and the backing arrays reused.
 	for len(s.pendConns) > 0 || len(s.pendListeners) > 0 {
-		for len(s.pendConns) > 0 {
-			c := s.pendConns[0]
-			s.pendConns = s.pendConns[1:]
+		for i := 0; i < len(s.pendConns); i++ {
+			c := s.pendConns[i]
+			s.pendConns[i] = nil
 			ev := c.pendEv
 			c.pendEv, c.queued = 0, false
 			if c.notify != nil && ev != 0 {
 				c.notify(ev)
 			}
 		}
-		for len(s.pendListeners) > 0 {
-			l := s.pendListeners[0]
-			s.pendListeners = s.pendListeners[1:]
+		s.pendConns = s.pendConns[:0]
+		for i := 0; i < len(s.pendListeners); i++ {
+			l := s.pendListeners[i]
+			s.pendListeners[i] = nil
 			l.pending = false
 			if l.notify != nil {
 				l.notify()
 			}
 		}
+		s.pendListeners = s.pendListeners[:0]
 	}
-	s.pendConns = s.pendConns[:0]
 	s.flushing = false
 }
 

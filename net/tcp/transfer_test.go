@@ -81,7 +81,7 @@ func transfer(t testing.TB, lc linkConfig, seed int64, n uint64, mod func(*Confi
 }
 
 func TestTransferClean(t *testing.T) {
-	sm := transfer(t, linkConfig{Rate: 125e6, Delay: time.Millisecond, Check: true}, 1, 2<<20, nil)
+	sm := transfer(t, linkConfig{Rate: 125e6, Delay: time.Millisecond, Check: true}, 1, 1<<20, nil)
 	t.Logf("a: %+v", sm.a.Stats())
 }
 
@@ -114,6 +114,7 @@ func Test100MB(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		n = 16 << 20
 	}
+
 	lc := linkConfig{Rate: 1.25e9, Delay: time.Millisecond, Jitter: 200 * time.Microsecond,
 		Loss: 0.002, Dup: 0.001, Corrupt: 0.001, MaxQueue: 4 * time.Millisecond}
 	sm := transfer(t, lc, 42, n, nil)
