@@ -139,8 +139,10 @@ func (m *Msg) AbortRequested() bool { return m.abortReq.Load() != 0 }
 
 // begin checks that m may be sent and resets the per-send state. Originator side.
 func (m *Msg) begin(op string, p *Port) {
-	if m.flags&MsgDone == 0 {
-		panic(fmt.Sprintf("sched: %s: message in flight (flags %v)", op, m.Flags()))
+	if m.flags&(MsgDone|MsgQueued) != MsgDone {
+		// In flight, or replied but still queued on its reply port: either way a port's
+		// queue still links it.
+		panic(fmt.Sprintf("sched: %s: message in flight or not yet received back (flags %v)", op, m.Flags()))
 	}
 	if p == nil {
 		panic("sched: " + op + ": nil port")
@@ -235,6 +237,11 @@ func (c *CPU) replyMsg(m Message, err error) {
 	b.err = err
 	b.flags |= MsgReply
 	rp := b.ReplyPort
+	if rp.kind == PortReplyOnly {
+		// The message goes to the reply function: it is done and belongs to it now.
+		b.flags |= MsgDone
+		b.replied.Store(1)
+	}
 	rp.replyFn(c, rp, m)
 }
 
