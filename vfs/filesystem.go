@@ -54,10 +54,11 @@ type Filesystem interface {
 }
 
 // FastPather is implemented by filesystems that can tell, per message, whether it would
-// complete without blocking; such messages run in the sender's context (the synchronous
-// fast path) instead of being queued to a filesystem thread.
+// complete without blocking (on I/O; short lock waits are allowed); such messages run in the
+// sender's context (the synchronous fast path) instead of being queued to a filesystem
+// thread. The check must itself not block; a false answer merely queues the message.
 type FastPather interface {
-	CanFastPath(op Op) bool
+	CanFastPath(m *Msg) bool
 }
 
 // ReadOnlyReporter is implemented by filesystems that are read-only by nature (embedfs) or by

@@ -70,7 +70,7 @@ func (p *Port) replyMsg(m *Msg) {
 // putport runs m now if it can complete without blocking, else queues it. It reports whether
 // the message is already done.
 func (p *Port) putport(m *Msg) bool {
-	if p.fast != nil && p.fast.CanFastPath(m.Op) {
+	if p.fast != nil && p.fast.CanFastPath(m) {
 		p.FastPath.Add(1)
 		dispatch(p.fs, m)
 		return true
@@ -88,12 +88,19 @@ func (p *Port) putport(m *Msg) bool {
 // function call.
 func (p *Port) DoMsg(m *Msg) error {
 	m.reply = nil
-	if m.done == nil && !(p.fast != nil && p.fast.CanFastPath(m.Op)) {
-		m.done = make(chan struct{})
+	m.done = nil
+	if p.fast != nil && p.fast.CanFastPath(m) {
+		p.FastPath.Add(1)
+		dispatch(p.fs, m)
+		return m.Err
 	}
-	if !p.putport(m) {
-		<-m.done
+	if p.closed.Load() {
+		return EBADF
 	}
+	m.done = make(chan struct{})
+	p.Queued.Add(1)
+	p.queue <- m
+	<-m.done
 	m.done = nil
 	return m.Err
 }

@@ -314,7 +314,7 @@ type gate struct {
 	release chan struct{}
 }
 
-func (g *gate) CanFastPath(op vfs.Op) bool { return op != vfs.OpRead }
+func (g *gate) CanFastPath(m *vfs.Msg) bool { return m.Op != vfs.OpRead }
 
 func (g *gate) Read(ino vfs.Ino, p []byte, off int64) (int, error) {
 	g.mu.Lock()

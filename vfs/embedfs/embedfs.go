@@ -42,9 +42,9 @@ var (
 	_ vfs.ReadOnlyReporter = (*FS)(nil)
 )
 
-func (f *FS) CanFastPath(vfs.Op) bool { return !f.queued }
-func (f *FS) ReadOnly() bool          { return true }
-func (f *FS) Root() vfs.Ino           { return 1 }
+func (f *FS) CanFastPath(*vfs.Msg) bool { return !f.queued }
+func (f *FS) ReadOnly() bool            { return true }
+func (f *FS) Root() vfs.Ino             { return 1 }
 
 func (f *FS) pathOf(ino vfs.Ino) (string, error) {
 	f.mu.Lock()

@@ -137,3 +137,11 @@ func readFull(dev Device, p []byte, off int64) error {
 	}
 	return fmt.Errorf("short read at %d (%d of %d bytes): %w", off, n, len(p), err)
 }
+
+// cached reports whether block n is in the cache, without touching the LRU order.
+func (c *bcache) cached(n uint32) bool {
+	c.mu.Lock()
+	_, ok := c.blocks[n]
+	c.mu.Unlock()
+	return ok
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"damselfly/blk"
 	"damselfly/vfs"
 	"damselfly/vfs/memfs"
 )
@@ -131,4 +132,28 @@ func BenchmarkMemfsSeqRead1M(b *testing.B) {
 	v := vfs.New(memfs.New(nil), vfs.MountOptions{}, vfs.Config{})
 	defer v.Close()
 	benchRead(b, v, 1<<20)
+}
+
+// benchBlkVFS mounts through blk (file driver, device thread) and its VM object, as the
+// kernel does.
+func benchBlkVFS(b *testing.B) *vfs.VFS {
+	img := mkfs(b, 4096, 512<<20, "")
+	drv, err := blk.OpenFile("vda", img, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	disk := blk.NewDisk(drv, blk.Config{})
+	f, err := Mount(VMDevice{Obj: disk.Object()}, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := vfs.New(f, vfs.MountOptions{}, vfs.Config{})
+	b.Cleanup(func() { v.Close(); disk.Close() })
+	return v
+}
+
+func BenchmarkExt2BlkSeqWrite1M(b *testing.B) { benchWrite(b, benchBlkVFS(b), 1<<20) }
+func BenchmarkExt2BlkSeqRead1M(b *testing.B)  { benchRead(b, benchBlkVFS(b), 1<<20) }
+func BenchmarkExt2BlkCreateRemove(b *testing.B) {
+	benchCreateRemove(b, benchBlkVFS(b))
 }

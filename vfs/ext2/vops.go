@@ -654,3 +654,23 @@ func modePerm(m uint16) (p vfsMode) {
 	}
 	return p
 }
+
+var _ vfs.FastPather = (*FS)(nil)
+
+// CanFastPath lets attribute reads of an inode already in memory (in use, or its inode table
+// block cached) run in the caller's context; everything else may wait for the disk and goes
+// to the filesystem threads.
+func (f *FS) CanFastPath(m *vfs.Msg) bool {
+	if m.Op != vfs.OpGetattr {
+		return false
+	}
+	ino := toIno(m.Ino)
+	f.icMu.Lock()
+	_, inUse := f.icache[ino]
+	f.icMu.Unlock()
+	if inUse {
+		return true
+	}
+	blk, _, err := f.inodeLoc(ino)
+	return err == nil && f.bc.cached(blk)
+}

@@ -73,7 +73,7 @@ var (
 )
 
 // CanFastPath: memory never blocks, every VOP runs in the caller's context.
-func (f *FS) CanFastPath(vfs.Op) bool { return true }
+func (f *FS) CanFastPath(*vfs.Msg) bool { return true }
 
 func (f *FS) Root() vfs.Ino { return rootIno }
 
