@@ -134,7 +134,7 @@ func (o *Object) lookup(first, last int64) []*page {
 	for i := first; i <= last; i++ {
 		pg := o.pages[i]
 		if pg == nil {
-			pg = &page{obj: o, index: i, data: make([]byte, PageSize)}
+			pg = &page{obj: o, index: i, data: newPageData()}
 			o.pages[i] = pg
 			fresh = append(fresh, pg)
 		} else if o.pool != nil {
@@ -507,6 +507,7 @@ func (o *Object) tryEvict(pg *page) bool {
 	if o.pool != nil {
 		o.pool.drop(pg)
 	}
+	pg.release()
 	return true
 }
 
@@ -543,10 +544,11 @@ func (l *RangeLock) Discard() {
 	}
 	o.states.set(l.start&^(PageSize-1), min(l.end, o.size), Invalid, false)
 	o.mu.Unlock()
-	if o.pool != nil {
-		for _, pg := range gone {
+	for _, pg := range gone {
+		if o.pool != nil {
 			o.pool.drop(pg)
 		}
+		pg.release()
 	}
 }
 
@@ -580,10 +582,11 @@ func (o *Object) Truncate(n int64) error {
 	o.size = n
 	o.states.set(n, 1<<62, Invalid, false)
 	o.mu.Unlock()
-	if o.pool != nil {
-		for _, pg := range gone {
+	for _, pg := range gone {
+		if o.pool != nil {
 			o.pool.drop(pg)
 		}
+		pg.release()
 	}
 	if t, ok := o.pager.(Truncater); ok {
 		if err := t.Truncate(n); err != nil {

@@ -95,3 +95,18 @@ func (p *Pool) drop(pg *page) {
 	}
 	p.mu.Unlock()
 }
+
+// pageBufs recycles the data of pages that left their object, so a cache
+// under pressure does not allocate (and the collector does not clear) a
+// page per miss. It is package-wide and needs no owner (a sync.Pool): a
+// page leaves an object only under an exclusive range lock covering it,
+// when no copy or I/O can still refer to its data.
+var pageBufs = sync.Pool{New: func() any { return new([PageSize]byte) }}
+
+func newPageData() []byte { return pageBufs.Get().(*[PageSize]byte)[:] }
+
+// release recycles the data of a page that has left its object.
+func (pg *page) release() {
+	pageBufs.Put((*[PageSize]byte)(pg.data))
+	pg.data = nil
+}
