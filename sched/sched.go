@@ -231,6 +231,8 @@ func (c *CPU) run(td *Thread) {
 	c.cur = nil
 	c.active.Add(-1)
 	td.releaseTokens()
+	preempted := td.preempted
+	td.preempted = false
 	switch {
 	case !alive:
 		c.exit(td)
@@ -244,7 +246,7 @@ func (c *CPU) run(td *Thread) {
 		c.stats.threads.Add(-1)
 		td.cpu.Store(c.sys.cpus[to])
 		c.sys.ipi.Send(c.id, to, adoptIPI, td)
-	case td.onrunq && !td.preempted:
+	case td.onrunq && !preempted:
 		// Round-robin: a thread that yielded goes behind its peers.
 		l := &c.runq[td.prio]
 		if l.tail != td {
@@ -259,7 +261,6 @@ func (c *CPU) run(td *Thread) {
 			l.pushFront(td)
 		}
 	}
-	td.preempted = false
 }
 
 // exit retires a thread whose function returned.
