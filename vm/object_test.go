@@ -506,3 +506,33 @@ func TestStateMap(t *testing.T) {
 		}
 	}
 }
+
+// Objects sharing a pool share its budget: reading two objects keeps the
+// total resident pages within it and both stay correct.
+func TestPoolSharedByObjects(t *testing.T) {
+	pool := NewPool(16)
+	a, b := newMemPager(64*PageSize), newMemPager(64*PageSize)
+	for i := range a.data {
+		a.data[i], b.data[i] = 1, 2
+	}
+	oa, ob := NewObject("a", a, pool), NewObject("b", b, pool)
+	buf := make([]byte, PageSize)
+	for i := range 64 {
+		for k, o := range []*Object{oa, ob} {
+			if _, err := o.ReadAt(buf, int64(i)*PageSize); err != nil {
+				t.Fatal(err)
+			}
+			if buf[0] != byte(k+1) || buf[PageSize-1] != byte(k+1) {
+				t.Fatalf("object %d page %d wrong", k, i)
+			}
+		}
+	}
+	pa, _ := oa.Resident()
+	pb, _ := ob.Resident()
+	if pool.Resident() > 16 || pa+pb != pool.Resident() {
+		t.Fatalf("resident a=%d b=%d pool=%d (budget 16)", pa, pb, pool.Resident())
+	}
+	if pool.Overcommit.Load() != 0 {
+		t.Fatalf("%d overcommits with nothing locked", pool.Overcommit.Load())
+	}
+}
