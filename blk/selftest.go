@@ -79,8 +79,12 @@ func SelfTest(d *Disk, threads int, rng *rand.Rand) (sum [sha256.Size]byte, n in
 		if _, err := obj.ReadAt(b, off); err != nil {
 			return err
 		}
-		_, err := obj.WriteAt(b, half+off)
-		return err
+		if _, err := obj.WriteAt(b, half+off); err != nil {
+			return err
+		}
+		// Write the piece back now, as one request, rather than leave the
+		// evictor to write it a page at a time under pressure.
+		return obj.SyncRange(half+off, int64(len(b)))
 	})
 	if err != nil {
 		return sum, n, fmt.Errorf("blk: selftest %s: copy: %w", d.Name(), err)

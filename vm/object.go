@@ -375,7 +375,7 @@ func (o *Object) Sync() error {
 	sort.Slice(segs, func(i, j int) bool { return segs[i].Start < segs[j].Start })
 	for _, g := range segs {
 		for start := g.Start &^ (PageSize - 1); start < g.End; start += maxRun * PageSize {
-			if err := o.syncChunk(start, min(g.End, start+maxRun*PageSize)); err != nil {
+			if err := o.syncChunk(start, min(g.End, start+maxRun*PageSize), Shared); err != nil {
 				return err
 			}
 			o.mu.Lock()
@@ -394,10 +394,31 @@ func (o *Object) Sync() error {
 	return nil
 }
 
-// syncChunk writes back the dirty pages of [start, end) under a shared
-// range lock (writers wait; readers continue).
-func (o *Object) syncChunk(start, end int64) error {
-	lk := o.LockRange(start, end-start, Shared)
+// SyncRange writes back the modified pages of [off, off+n) without
+// flushing the pager (a filesystem's ranged fsync, or a bulk writer keeping
+// the dirty set small so eviction finds clean pages). It runs in parallel
+// with SyncRanges of other ranges.
+func (o *Object) SyncRange(off, n int64) error {
+	if off < 0 || n <= 0 {
+		return nil
+	}
+	end := min(off+n, o.Size())
+	for start := off &^ (PageSize - 1); start < end; start += maxRun * PageSize {
+		if err := o.syncChunk(start, min(end, start+maxRun*PageSize), Exclusive); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// syncChunk writes back the dirty pages of [start, end) under a range lock
+// in mode (shared for Sync: writers wait, readers continue).
+//
+// Sync holds syncMu, so two Syncs never clear the same dirty bits; SyncRange
+// takes its chunks exclusive instead, which excludes Sync's shared hold of
+// the same chunk, other SyncRanges, writers and the evictor.
+func (o *Object) syncChunk(start, end int64, mode Mode) error {
+	lk := o.LockRange(start, end-start, mode)
 	defer lk.Unlock()
 	o.mu.Lock()
 	size := o.size

@@ -536,3 +536,33 @@ func TestPoolSharedByObjects(t *testing.T) {
 		t.Fatalf("%d overcommits with nothing locked", pool.Overcommit.Load())
 	}
 }
+
+func TestSyncRange(t *testing.T) {
+	pg := newMemPager(16 * PageSize)
+	o := NewObject("t", pg, nil)
+	for i := range 16 {
+		if _, err := o.WriteAt(bytes.Repeat([]byte{byte(i + 1)}, PageSize), int64(i)*PageSize); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := o.SyncRange(4*PageSize+100, 3*PageSize); err != nil {
+		t.Fatal(err)
+	}
+	data := pg.snapshot()
+	for i := range 16 {
+		synced := i >= 4 && i <= 7
+		if (data[i*PageSize] == byte(i+1)) != synced {
+			t.Fatalf("page %d synced=%v, want %v", i, data[i*PageSize] == byte(i+1), synced)
+		}
+	}
+	if _, d := o.Resident(); d != 12 {
+		t.Fatalf("%d dirty pages left, want 12", d)
+	}
+	if err := o.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if _, d := o.Resident(); d != 0 {
+		t.Fatalf("%d dirty after Sync", d)
+	}
+	mustCheck(t, o)
+}
