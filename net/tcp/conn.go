@@ -50,6 +50,8 @@ type Conn struct {
 
 	lifeTimer *timer // TIME-WAIT and orphaned FIN-WAIT-2
 
+	lastOOWAck time.Time // last reply to an out-of-window bare segment
+
 	notify func(Event)
 	pendEv Event
 	queued bool
@@ -61,6 +63,7 @@ func (s *Stack) newConn(key fourTuple) *Conn {
 	c.rcv.buf.limit = s.cfg.RecvBufSize + 1<<maxWScale // slack: see rcv.window
 	c.rcv.size = s.cfg.RecvBufSize
 	c.snd.rto = s.cfg.InitialRTO
+	c.snd.reorder = dupThresh
 	c.snd.mss = 536 // RFC 9293 §3.7.1 default until the peer says otherwise
 	c.rcv.mss = s.mss()
 	c.tsOffset = s.cfg.Rand()

@@ -21,6 +21,25 @@ type cubic struct {
 	epoch     time.Time // start of the current congestion-avoidance epoch
 	wEst      float64
 	cwndEpoch float64
+
+	prior cubicPrior // state before the last reduction, for undo
+}
+
+type cubicPrior struct {
+	w, thresh, wMax, wLastMax float64
+	valid                     bool
+}
+
+func (c *cubic) undo() {
+	p := c.prior
+	if !p.valid {
+		return
+	}
+	c.w = max(c.w, p.w)
+	c.thresh = max(c.thresh, p.thresh)
+	c.wMax, c.wLastMax = p.wMax, p.wLastMax
+	c.epoch = time.Time{}
+	c.prior.valid = false
 }
 
 const (
@@ -90,6 +109,7 @@ func (c *cubic) reduce() {
 }
 
 func (c *cubic) onCongestion(_ time.Time, _ int) {
+	c.prior = cubicPrior{c.w, c.thresh, c.wMax, c.wLastMax, true}
 	c.reduce()
 	c.w = c.thresh
 }

@@ -17,7 +17,9 @@ type receiver struct {
 
 	ooo      []oooSeg
 	oooBytes int
-	lastOOO  uint32 // start of the latest out-of-order arrival, for SACK order
+	lastOOO  uint32    // start of the latest out-of-order arrival, for SACK order
+	dsack    SACKBlock // duplicate range to report first (RFC 2883), if hasDSACK
+	hasDSACK bool
 
 	finPending bool // FIN seen beyond a gap
 	finSeq     uint32
@@ -35,6 +37,9 @@ type oooSeg struct {
 	seq  uint32
 	data []byte
 }
+
+// slack is how far below RCV.NXT a bare ACK may be: the window we offer.
+func (r *receiver) slack() uint32 { return uint32(r.size) }
 
 // window returns RCV.WND, the space we promised.
 func (r *receiver) window() uint32 { return r.advEdge - r.nxt }

@@ -14,6 +14,7 @@ type congestion interface {
 	onCongestion(now time.Time, flight int)
 	onRecoveryExit()
 	onRTO(flight int)
+	undo() // restore the window from before the last onCongestion
 }
 
 // initialWindow is RFC 6928 §2: min(10*MSS, max(2*MSS, 14600)).
@@ -26,6 +27,13 @@ type newReno struct {
 	win, thresh int
 	smss        int
 	acc         int // bytes acknowledged toward the next CA increase
+
+	priorWin, priorThresh int
+}
+
+func (r *newReno) undo() {
+	r.win = max(r.win, r.priorWin)
+	r.thresh = max(r.thresh, r.priorThresh)
 }
 
 func (r *newReno) cwnd() int     { return r.win }
@@ -53,6 +61,7 @@ func (r *newReno) onAck(acked int, _ time.Time, _ time.Duration) {
 }
 
 func (r *newReno) onCongestion(_ time.Time, flight int) {
+	r.priorWin, r.priorThresh = r.win, r.thresh
 	r.thresh = max(flight/2, 2*r.smss) // RFC 5681 eq. (4)
 	r.win = r.thresh
 	r.acc = 0

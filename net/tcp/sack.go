@@ -42,12 +42,18 @@ func (r *receiver) sackBlocks(o *Options) {
 		limit = 3
 	}
 	o.NumSACK = 0
+	if r.hasDSACK {
+		// D-SACK (RFC 2883 §4): the duplicate first, once.
+		o.SACK[0] = r.dsack
+		o.NumSACK = 1
+		r.hasDSACK = false
+	}
 	first := -1
 	for i := 0; i < k; i++ {
 		if seqLEQ(ranges[i].Start, r.lastOOO) && seqLT(r.lastOOO, ranges[i].End) {
 			first = i
-			o.SACK[0] = ranges[i]
-			o.NumSACK = 1
+			o.SACK[o.NumSACK] = ranges[i]
+			o.NumSACK++
 		}
 	}
 	for i := k - 1; i >= 0 && o.NumSACK < limit; i-- {
@@ -57,6 +63,13 @@ func (r *receiver) sackBlocks(o *Options) {
 		}
 	}
 }
+
+// dupThresh is RFC 6675's DupThresh, the starting point of the adaptive
+// threshold (sender.reorder).
+const dupThresh = 3
+
+// maxReorder bounds the adaptive threshold, as Linux's tcp_max_reordering.
+const maxReorder = 300
 
 // scoreboard holds the SACKed ranges above SND.UNA, sorted and disjoint.
 type scoreboard struct {
@@ -125,8 +138,7 @@ func (sb *scoreboard) unsackedBetween(from, to uint32) int {
 // lost by RFC 6675's IsLost: more than (DupThresh-1)*SMSS bytes, or
 // DupThresh discontiguous ranges, SACKed above it. With no such point it
 // returns una.
-func (sb *scoreboard) lossEdge(una uint32, smss int) uint32 {
-	const dupThresh = 3
+func (sb *scoreboard) lossEdge(una uint32, smss, dupThresh int) uint32 {
 	edge := una
 	need := uint32((dupThresh - 1) * smss)
 	var acc uint32

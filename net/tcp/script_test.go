@@ -513,13 +513,6 @@ func TestLimitedTransmit(t *testing.T) {
 	sc.expect(FlagACK|FlagPSH, base+11000, 0)
 }
 
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 func TestNagle(t *testing.T) {
 	sc := newScript(t, nil)
 	c, iss := sc.established(Options{HasMSS: true, MSS: 1000})

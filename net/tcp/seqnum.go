@@ -32,6 +32,13 @@ func seqMin(a, b uint32) uint32 {
 	return b
 }
 
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // inWindow reports start <= s < start+size.
 func inWindow(s, start uint32, size uint32) bool {
 	return s-start < size

@@ -48,6 +48,15 @@ type sender struct {
 	rexmitUna  bool   // retransmit the segment at una first
 	sb         scoreboard
 
+	// Reordering: D-SACKs (RFC 2883) that show a fast retransmission was
+	// spurious raise the duplicate threshold (as Linux's tp->reordering
+	// does) and, once every retransmission of an episode is shown
+	// spurious, undo its window reduction (RFC 3708 §3, in the manner of
+	// Linux's undo_retrans).
+	reorder     int // duplicate threshold in segments, >= 3
+	undoRetrans int // retransmissions of this episode not yet D-SACKed
+	undoValid   bool
+
 	persistBackoff time.Duration
 	probed         bool // a zero-window probe byte at una may be acknowledged
 	rtoTimer       *timer
@@ -75,8 +84,8 @@ func (c *Conn) dataOptLen() int {
 	if c.tsOK {
 		n = 12
 	}
-	if c.sackOK && len(c.rcv.ooo) > 0 {
-		k := min(c.rcv.numSACKRanges(), (HeaderMaxLen-HeaderMinLen-n-4)/8)
+	if c.sackOK && (len(c.rcv.ooo) > 0 || c.rcv.hasDSACK) {
+		k := min(c.rcv.numSACKRanges()+b2i(c.rcv.hasDSACK), (HeaderMaxLen-HeaderMinLen-n-4)/8)
 		n += 4 + 8*k
 	}
 	return n
@@ -120,7 +129,7 @@ func (c *Conn) sendSegment(seq uint32, flags Flags, off, n int) {
 		o.HasTS = active || c.tsOK
 	} else {
 		o.HasTS = c.tsOK
-		if c.sackOK && len(c.rcv.ooo) > 0 {
+		if c.sackOK && (len(c.rcv.ooo) > 0 || c.rcv.hasDSACK) {
 			c.rcv.sackBlocks(&o)
 		}
 	}
@@ -191,7 +200,7 @@ func (c *Conn) pipe() int {
 	if snd.inRecovery {
 		from = seqMax(snd.una, snd.highRxt)
 	}
-	lost := snd.sb.unsackedBetween(from, seqMin(snd.sb.lossEdge(snd.una, c.smss()), snd.nxt))
+	lost := snd.sb.unsackedBetween(from, seqMin(snd.sb.lossEdge(snd.una, c.smss(), c.lossThresh()), snd.nxt))
 	return max(0, inflight-int(snd.sb.sackedBetween(snd.una, snd.nxt))-lost)
 }
 
@@ -304,6 +313,9 @@ func (c *Conn) transmitData(seq uint32, n int, fin bool) {
 		flags |= FlagFIN
 	}
 	if seqLT(seq, snd.max) {
+		if snd.inRecovery {
+			snd.undoRetrans++
+		}
 		snd.retrans++
 		c.s.ctr.retransSegs++
 		if snd.rttTiming && seqLT(seq, snd.rttSeq) {
@@ -318,7 +330,7 @@ func (c *Conn) transmitData(seq uint32, n int, fin bool) {
 func (c *Conn) nextLostHole(seg int) (uint32, int, bool) {
 	snd := &c.snd
 	start := seqMax(snd.una, snd.highRxt)
-	edge := seqMin(snd.sb.lossEdge(snd.una, c.smss()), snd.nxt)
+	edge := seqMin(snd.sb.lossEdge(snd.una, c.smss(), c.lossThresh()), snd.nxt)
 	dataEnd := snd.bufSeq + uint32(snd.buf.len())
 	for _, b := range snd.sb.blocks {
 		if !seqLT(start, edge) {
@@ -356,6 +368,12 @@ func (c *Conn) processAck(h Header, o *Options, dataLen int) bool {
 	newWnd := uint32(h.Window()) << snd.shift
 	newSACK := false
 	if c.sackOK && o.NumSACK > 0 {
+		// RFC 2883 §4: a first block below the cumulative ACK, or inside
+		// the second block, reports a duplicate.
+		b0 := o.SACK[0]
+		if seqLEQ(b0.End, ack) || o.NumSACK > 1 && seqGEQ(b0.Start, o.SACK[1].Start) && seqLEQ(b0.End, o.SACK[1].End) {
+			c.onDSACK()
+		}
 		for i := 0; i < o.NumSACK; i++ {
 			if snd.sb.add(o.SACK[i], snd.una, snd.max) {
 				newSACK = true
@@ -414,14 +432,15 @@ func (c *Conn) processAck(h Header, o *Options, dataLen int) bool {
 		}
 	} else if dup {
 		snd.dupAcks++
-		if !snd.inRecovery && (snd.dupAcks >= 3 ||
-			c.sackOK && seqLT(snd.una, snd.sb.lossEdge(snd.una, c.smss()))) {
+		if !snd.inRecovery && (!c.sackOK && snd.dupAcks >= dupThresh ||
+			c.sackOK && seqLT(snd.una, snd.sb.lossEdge(snd.una, c.smss(), c.lossThresh()))) {
 			snd.inRecovery = true
 			snd.recover = snd.max
 			snd.highRxt = snd.una
 			snd.cc.onCongestion(s.now, int(snd.max-snd.una))
 			snd.rexmitUna = true
 			snd.rttTiming = false
+			snd.undoRetrans, snd.undoValid = 0, true
 			s.ctr.fastRetrans++
 		}
 	}
@@ -492,6 +511,7 @@ func (c *Conn) onRTO() {
 	s.ctr.rtoTimeouts++
 	snd.cc.onRTO(int(snd.max - snd.una))
 	snd.inRecovery, snd.dupAcks, snd.rexmitUna = false, 0, false
+	snd.undoValid = false
 	// RFC 2018 §8: after a timeout the receiver may have reneged on what
 	// it SACKed, so start over from the cumulative ACK.
 	snd.sb.clear()
@@ -521,4 +541,32 @@ func (c *Conn) onPersist() {
 	}
 	snd.persistBackoff = min(2*max(snd.persistBackoff, snd.rto), s.cfg.MaxRTO)
 	s.resetTimer(snd.persistTimer, snd.persistBackoff)
+}
+
+// lossThresh is the duplicate threshold in force: the learned reordering
+// degree, but never so high that a small window could not produce enough
+// SACKs to reach it.
+func (c *Conn) lossThresh() int {
+	segs := c.snd.cc.cwnd() / max(c.smss(), 1)
+	return max(dupThresh, min(c.snd.reorder, segs/2))
+}
+
+// onDSACK handles a D-SACK block: a segment arrived twice, so (barring
+// network duplication) a retransmission was unnecessary.
+func (c *Conn) onDSACK() {
+	snd := &c.snd
+	c.s.ctr.dsacksRecv++
+	snd.reorder = min(maxReorder, max(snd.reorder*2, dupThresh+1))
+	if snd.undoValid && snd.undoRetrans > 0 {
+		snd.undoRetrans--
+		if snd.undoRetrans == 0 {
+			snd.undoValid = false
+			snd.cc.undo()
+			c.s.ctr.spuriousUndo++
+			if snd.inRecovery {
+				snd.inRecovery = false
+				snd.dupAcks = 0
+			}
+		}
+	}
 }

@@ -1,5 +1,7 @@
 package tcp
 
+import "time"
+
 // State is a connection state of RFC 9293 §3.3.2. LISTEN belongs to
 // Listener; a Conn is in one of the others.
 type State uint8
@@ -60,6 +62,9 @@ func (st State) finReceived() bool {
 	return false
 }
 
+// oowAckInterval limits ACKs sent in reply to unacceptable bare segments.
+const oowAckInterval = 500 * time.Millisecond
+
 // segmentArrives is RFC 9293 §3.10.7.3 (SYN-SENT) and §3.10.7.4 (the
 // other states), with the checks of RFC 5961 and RFC 7323 (PAWS) folded in.
 func (c *Conn) segmentArrives(h Header, o *Options) {
@@ -110,7 +115,14 @@ func (c *Conn) segmentArrives(h Header, o *Options) {
 	case segLen == 0 && wnd == 0:
 		ok = seq == r.nxt
 	case segLen == 0:
-		ok = inWindow(seq, r.nxt, wnd)
+		// A bare ACK overtaken by data sent after it (reordering) is
+		// old but harmless: it carries no data, its ACK field passes
+		// the RFC 5961 range check below and an old sequence number
+		// cannot move the send window (WL1/WL2). Rejecting it would
+		// lose the ACK and answer it with an ACK the peer counts as a
+		// duplicate. So, like Linux (which checks against RCV.WUP), a
+		// window's worth of slack below RCV.NXT.
+		ok = inWindow(seq, r.nxt-r.slack(), wnd+r.slack())
 	case wnd == 0:
 		ok = false
 	default:
@@ -118,7 +130,15 @@ func (c *Conn) segmentArrives(h Header, o *Options) {
 	}
 	if !ok {
 		s.ctr.drops[dropOutOfWindow]++
-		if flags&FlagRST == 0 {
+		if n := uint32(len(payload)); n > 0 && c.sackOK && seqLT(seq, r.nxt) {
+			r.dsack = SACKBlock{seq, seqMin(seq+n, r.nxt)}
+			r.hasDSACK = true
+		}
+		if flags&FlagRST == 0 && (segLen > 0 || s.now.Sub(c.lastOOWAck) >= oowAckInterval) {
+			// Bare segments are answered at most every
+			// oowAckInterval (Linux's tcp_invalid_ratelimit), so
+			// two stacks cannot ping-pong ACKs.
+			c.lastOOWAck = s.now
 			c.sendACK()
 		}
 		return
@@ -207,6 +227,10 @@ func (c *Conn) segmentArrives(h Header, o *Options) {
 		hadData := len(payload) > 0
 		if seqLT(seq, r.nxt) {
 			skip := r.nxt - seq
+			if hadData && c.sackOK {
+				r.dsack = SACKBlock{seq, seq + min(skip, uint32(len(payload)))}
+				r.hasDSACK = true
+			}
 			if skip >= uint32(len(payload)) {
 				if fin && skip > uint32(len(payload)) {
 					fin = false // FIN already consumed

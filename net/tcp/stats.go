@@ -70,6 +70,8 @@ type counters struct {
 	delayedACKs              uint64
 	pmtuUpdates              uint64
 	twRecycled               uint64
+	dsacksRecv               uint64
+	spuriousUndo             uint64
 	drops                    [numDropReasons]uint64
 }
 
@@ -94,8 +96,11 @@ type Stats struct {
 	DelayedACKs              uint64
 	PMTUUpdates              uint64
 	TimeWaitRecycled         uint64
-	Drops                    map[string]uint64 // by reason; zero counts omitted
-	ConnsByState             map[string]int    // zero counts omitted
+	DSACKsReceived           uint64 // duplicate reports (RFC 2883): spurious retransmissions or network duplicates
+	SpuriousRecoveries       uint64 // window reductions undone after D-SACKs
+
+	Drops        map[string]uint64 // by reason; zero counts omitted
+	ConnsByState map[string]int    // zero counts omitted
 }
 
 // Stats returns a snapshot of the counters.
@@ -113,6 +118,7 @@ func (s *Stack) Stats() Stats {
 		SynCookiesInvalid: c.synCookiesBad, ZeroWindowProbes: c.zeroWindowProbes,
 		KeepaliveProbes: c.keepaliveProbes, DelayedACKs: c.delayedACKs,
 		PMTUUpdates: c.pmtuUpdates, TimeWaitRecycled: c.twRecycled,
+		DSACKsReceived: c.dsacksRecv, SpuriousRecoveries: c.spuriousUndo,
 		Drops:        map[string]uint64{},
 		ConnsByState: map[string]int{},
 	}
