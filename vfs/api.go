@@ -50,18 +50,20 @@ func (v *VFS) Create(name string) (*File, error) {
 // OpenFile is the general open: flag is a combination of the O_ constants.
 func (v *VFS) OpenFile(name string, flag int, perm fs.FileMode) (*File, error) {
 	write := flag&accMode != O_RDONLY || flag&(O_TRUNC|O_APPEND) != 0
+	// The namespace lock is held until the node is pinned by OpOpen, so it cannot be removed
+	// (and its number reused) between resolution and open.
 	var (
 		e   *ncEntry
 		err error
 	)
 	if flag&O_CREATE != 0 {
 		v.ns.Lock()
+		defer v.ns.Unlock()
 		e, err = v.openCreate(name, flag, perm)
-		v.ns.Unlock()
 	} else {
 		v.ns.RLock()
+		defer v.ns.RUnlock()
 		e, err = v.resolve(name, true)
-		v.ns.RUnlock()
 	}
 	if err != nil {
 		return nil, pathErr("open", name, err)
@@ -323,8 +325,8 @@ func (v *VFS) Lstat(name string) (fs.FileInfo, error) { return v.stat("lstat", n
 
 func (v *VFS) stat(op, name string, follow bool) (fs.FileInfo, error) {
 	v.ns.RLock()
+	defer v.ns.RUnlock()
 	e, err := v.resolve(name, follow)
-	v.ns.RUnlock()
 	if err != nil {
 		return nil, pathErr(op, name, err)
 	}
@@ -338,8 +340,8 @@ func (v *VFS) stat(op, name string, follow bool) (fs.FileInfo, error) {
 // Readlink returns a symlink's target.
 func (v *VFS) Readlink(name string) (string, error) {
 	v.ns.RLock()
+	defer v.ns.RUnlock()
 	e, err := v.resolve(name, false)
-	v.ns.RUnlock()
 	if err != nil {
 		return "", pathErr("readlink", name, err)
 	}
@@ -409,8 +411,8 @@ func (v *VFS) Chtimes(name string, atime, mtime time.Time) error {
 
 func (v *VFS) setattr(op, name string, set SetAttr) error {
 	v.ns.RLock()
+	defer v.ns.RUnlock()
 	e, err := v.resolve(name, true)
-	v.ns.RUnlock()
 	if err == nil {
 		err = v.writable(e.mnt)
 	}

@@ -54,6 +54,15 @@ type dirLoc struct {
 
 // findEntry looks name up in directory dp.
 func (f *FS) findEntry(dp *inode, name string) (dirLoc, error) {
+	if loc, found, ok, err := f.findIndexed(dp, name); ok {
+		if err != nil {
+			return dirLoc{}, err
+		}
+		if !found {
+			return dirLoc{}, fmt.Errorf("ext2: %q: %w", name, vfs.ENOENT)
+		}
+		return loc, nil
+	}
 	nb := []byte(name)
 	n := f.dirBlocks(dp)
 	for i := int64(0); i < n; i++ {
@@ -103,7 +112,8 @@ func (f *FS) addEntry(dp *inode, name string, ino uint32, ftype uint8) error {
 	need := direntLen(len(name))
 	bs := int(f.geo.blockSize)
 	n := f.dirBlocks(dp)
-	for i := int64(0); i < n; i++ {
+	// Search from the last block back: in a growing directory that is where the room is.
+	for i := n - 1; i >= 0; i-- {
 		pb, b, err := f.dirBlock(dp, i)
 		if err != nil {
 			return err
@@ -126,21 +136,25 @@ func (f *FS) addEntry(dp *inode, name string, ino uint32, ftype uint8) error {
 		if slot >= 0 || splitFrom >= 0 {
 			b = append([]byte(nil), b...) // the cached block is shared and read-only
 		}
+		var at int
 		switch {
 		case slot >= 0:
 			d, _ := parseDirent(b, slot, f.geo.filetype, f.geo.inodesCount)
 			putDirent(b, slot, ino, d.recLen, name, ftype, f.geo.filetype)
+			at = slot
 		case splitFrom >= 0:
 			d, _ := parseDirent(b, splitFrom, f.geo.filetype, f.geo.inodesCount)
 			used := direntLen(len(d.name))
 			setRecLen(b, splitFrom, used)
 			putDirent(b, splitFrom+used, ino, d.recLen-used, name, ftype, f.geo.filetype)
+			at = splitFrom + used
 		default:
 			continue
 		}
 		if err := f.bc.write(pb, b); err != nil {
 			return err
 		}
+		f.dirIdx.added(dp.ino, name, dirSlot{blk: i, off: at})
 		dp.mu.Lock()
 		f.touchDir(dp)
 		err = f.writeInode(dp)
@@ -163,6 +177,7 @@ func (f *FS) addEntry(dp *inode, name string, ino uint32, ftype uint8) error {
 	if err := f.bc.write(pb, b); err != nil {
 		return err
 	}
+	f.dirIdx.added(dp.ino, name, dirSlot{blk: size / f.geo.blockSize, off: 0})
 	dp.raw.setSize(size + f.geo.blockSize)
 	f.touchDir(dp)
 	f.allocMu.Lock()
@@ -182,6 +197,7 @@ func (f *FS) removeEntry(dp *inode, loc dirLoc) error {
 	if err != nil {
 		return err
 	}
+	f.dirIdx.removed(dp.ino, string(d.name))
 	if loc.prevOff >= 0 {
 		p, err := parseDirent(b, loc.prevOff, f.geo.filetype, f.geo.inodesCount)
 		if err != nil {

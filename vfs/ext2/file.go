@@ -204,6 +204,9 @@ func (f *FS) truncate(ip *inode, size int64) error {
 	defer ip.mu.Unlock()
 	bs := f.geo.blockSize
 	old := ip.raw.Size()
+	if size == old {
+		return nil // POSIX: times change only when the size does
+	}
 	if size < old {
 		if tail := size % bs; tail != 0 {
 			pb, _, err := f.bmap(ip, uint64(size/bs), false)

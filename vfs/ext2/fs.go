@@ -53,6 +53,8 @@ type FS struct {
 	icMu   sync.Mutex
 	icache map[uint32]*inode
 
+	dirIdx dirIndexes
+
 	stats Stats
 }
 

@@ -97,6 +97,9 @@ func (f *FS) iput(ip *inode) error {
 // freeInodeLocked releases the blocks and the number of an inode with no links and no users.
 func (f *FS) freeInodeLocked(ip *inode) error {
 	isDir := ip.raw.Mode()&sIFMT == sIFDIR
+	if isDir {
+		f.dirIdx.drop(ip.ino)
+	}
 	if !ip.raw.isFastSymlink(f.geo.blockSize) {
 		if err := f.truncateBlocks(ip, 0); err != nil {
 			return err
