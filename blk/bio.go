@@ -46,7 +46,7 @@ func (op Op) String() string {
 
 // Errors a bio can end with, wrapped in *Error.
 var (
-	ErrBeyondEnd   = errors.New("beyond end of device")
+	ErrBeyondEnd   = vm.ErrBeyondEnd // one sentinel for the object and the device
 	ErrIO          = errors.New("I/O error")
 	ErrReadOnly    = vm.ErrReadOnly // one sentinel for the object and the device
 	ErrUnsupported = errors.New("operation not supported by device")

@@ -158,12 +158,16 @@ func TestDiskObjectAndFastPath(t *testing.T) {
 	if !bytes.Equal(m.data, want) {
 		t.Fatal("device differs after sync")
 	}
-	// Writing past the device end through the object fails at write-back.
-	if _, err := obj.WriteAt([]byte{1}, 1<<20+512); err != nil {
-		t.Fatal(err)
+	// Writing past the device end through the object is refused at once;
+	// the disk object cannot be truncated.
+	if _, err := obj.WriteAt([]byte{1, 2}, 1<<20+511); !errors.Is(err, ErrBeyondEnd) {
+		t.Fatalf("object write past end: %v", err)
 	}
-	if err := obj.Sync(); !errors.Is(err, ErrBeyondEnd) {
-		t.Fatalf("sync past end: %v", err)
+	if err := obj.Truncate(4096); !errors.Is(err, vm.ErrFixedSize) {
+		t.Fatalf("truncate disk object: %v", err)
+	}
+	if err := obj.Sync(); err != nil {
+		t.Fatal(err)
 	}
 	// Discard zeroes the range (memory device) and drops it from the cache.
 	if err := d.DoBio(&Bio{Op: OpDiscard, Off: 4096, Len: 4096}); err != nil {

@@ -355,8 +355,9 @@ func (d *Disk) Close() error {
 // write-backs become bios whose data are the object's pages.
 type diskPager struct{ d *Disk }
 
-func (p diskPager) Size() int64    { return p.d.size }
-func (p diskPager) ReadOnly() bool { return p.d.ro }
+func (p diskPager) Size() int64     { return p.d.size }
+func (p diskPager) ReadOnly() bool  { return p.d.ro }
+func (p diskPager) FixedSize() bool { return true }
 
 func (p diskPager) ReadPages(off int64, b []byte) error {
 	n := min(int64(len(b)), max(p.d.size-off, 0))

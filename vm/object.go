@@ -53,8 +53,17 @@ type VectorPager interface {
 // ReadOnlyPager is implemented by pagers that refuse writes.
 type ReadOnlyPager interface{ ReadOnly() bool }
 
-// ErrReadOnly is returned by WriteAt and Truncate on read-only objects.
-var ErrReadOnly = errors.New("read-only")
+// FixedSizePager is implemented by pagers that cannot grow or shrink (a
+// disk): WriteAt past the end and Truncate are refused up front instead of
+// leaving dirty pages that can never be written back.
+type FixedSizePager interface{ FixedSize() bool }
+
+// Errors of object operations (wrapped with the object and offset).
+var (
+	ErrReadOnly  = errors.New("read-only")
+	ErrBeyondEnd = errors.New("beyond end of device")
+	ErrFixedSize = errors.New("size is fixed")
+)
 
 // maxRun is the largest pager transfer the object issues (1 MiB).
 const maxRun = 256
@@ -74,6 +83,7 @@ type Object struct {
 	pager    Pager
 	pool     *Pool
 	readOnly bool
+	fixed    bool // size cannot change (FixedSizePager)
 
 	// syncMu serializes Syncs: write-back clears dirty bits under a shared
 	// range lock, which two Syncs could otherwise hold at once.
@@ -96,6 +106,9 @@ func NewObject(name string, pg Pager, pool *Pool) *Object {
 	o := &Object{name: name, pager: pg, pool: pool, size: pg.Size(), pages: make(map[int64]*page)}
 	if ro, ok := pg.(ReadOnlyPager); ok {
 		o.readOnly = ro.ReadOnly()
+	}
+	if fs, ok := pg.(FixedSizePager); ok {
+		o.fixed = fs.FixedSize()
 	}
 	o.cond = sync.NewCond(&o.mu)
 	return o
@@ -329,6 +342,9 @@ func (o *Object) WriteAt(p []byte, off int64) (int, error) {
 		return 0, nil
 	}
 	end := off + int64(len(p))
+	if o.fixed && end > o.Size() {
+		return 0, o.errf(off, "write of %d bytes: %w", len(p), ErrBeyondEnd)
+	}
 	lk := o.LockRange(off, int64(len(p)), Exclusive)
 	defer lk.Unlock()
 	ps := o.lookup(off>>pageShift, (end-1)>>pageShift)
@@ -582,6 +598,9 @@ func (o *Object) Truncate(n int64) error {
 	}
 	if o.readOnly {
 		return o.errf(n, "truncate: %w", ErrReadOnly)
+	}
+	if o.fixed {
+		return o.errf(n, "truncate: %w", ErrFixedSize)
 	}
 	lk := o.LockRange(n&^(PageSize-1), 0, Exclusive)
 	defer lk.Unlock()
