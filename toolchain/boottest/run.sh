@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds toolchain/boottest with Damselfly's GOOS=tamago toolchain and boots it
+# on QEMU microvm (TCG) with -smp 1, 2 and 4 (-cpu max: the tamago amd64
+# package seeds its RNG with RDRAND, which the default qemu64 model lacks). Passes when every run prints
+# from all CPUs and exits through isa-debug-exit with status 33.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+out=${BOOTTEST_OUT:-$(mktemp -d)}
+qemu=${QEMU:-qemu-system-x86_64}
+command -v "$qemu" >/dev/null || { echo "boottest: $qemu not found (apt-get install qemu-system-x86)" >&2; exit 1; }
+
+echo "boottest: building image" >&2
+(cd "$repo" && GOOS=tamago GOARCH=amd64 GOOSPKG=github.com/usbarmory/tamago \
+	"$repo/toolchain/go" build -trimpath -ldflags "-T 0x10010000 -R 0x1000" -o "$out/boottest.elf" ./toolchain/boottest)
+size=$(stat -c %s "$out/boottest.elf")
+echo "boottest: image $out/boottest.elf, $size bytes" >&2
+
+fail=0
+for smp in ${SMP_LIST:-1 2 4}; do
+	log=$out/smp$smp.log
+	start=$(date +%s.%N)
+	set +e
+	timeout 180 "$qemu" -M microvm -cpu max -m 512M -nographic -no-reboot \
+		-smp "$smp,sockets=1,cores=$smp,threads=1" \
+		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+		-kernel "$out/boottest.elf" >"$log" 2>&1 </dev/null
+	status=$?
+	set -e
+	end=$(date +%s.%N)
+	sed 's/^/  | /' "$log" >&2
+	if [ "$status" -ne 33 ]; then
+		echo "boottest: smp $smp: FAIL: QEMU exit status $status (want 33)" >&2
+		fail=1
+		continue
+	fi
+	if ! grep -q "boottest: PASS $smp cpus" "$log"; then
+		echo "boottest: smp $smp: FAIL: no PASS line for $smp cpus" >&2
+		fail=1
+		continue
+	fi
+	printf 'boottest: smp %s: ok (%.1f s)\n' "$smp" "$(echo "$end - $start" | bc)" >&2
+done
+exit $fail
