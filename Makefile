@@ -19,7 +19,7 @@ TAMAGO_ENV   := GOOS=tamago GOARCH=amd64 GOOSPKG=github.com/usbarmory/tamago
 SMP          ?= 2
 MEM          ?= 512M
 APPEND       ?= shell
-HOST_PKGS     = $$($(GO) list ./... | grep -v -e '/ci$$')
+HOST_PKGS     = $$($(GO) list ./... | grep -v -e '/ci$$' -e '/toolchain/')
 
 .PHONY: all deps toolchain kernel image run test test-host test-fuzz test-tamago-std test-boot bench vet clean
 
