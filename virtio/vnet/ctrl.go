@@ -16,8 +16,8 @@ import (
 )
 
 type ctrlq struct {
-	mu sync.Mutex
-	q  *virtio.Queue
+	mu  sync.Mutex
+	q   *virtio.Queue
 	ctl *irqCtl
 }
 

@@ -21,7 +21,12 @@ package vnet
 // the re-check, and the poll runs again. So no used buffer waits for an
 // interrupt that already fired.
 
-import "runtime"
+import (
+	"runtime"
+
+	"damselfly/net/link"
+	"damselfly/virtio"
+)
 
 const (
 	napiIdle int32 = iota
@@ -111,7 +116,7 @@ func (d *Device) Poll(q int) (more bool) {
 
 // receive turns completions into frames for the receiver and returns how
 // many frames it delivered (drops included: they are work done).
-func (p *pair) receive(cs []completion) int {
+func (p *pair) receive(cs []virtio.Completion) int {
 	r := p.rx
 	n := 0
 	recv := p.receiver()
@@ -138,11 +143,11 @@ func (p *pair) receive(cs []completion) int {
 	return n
 }
 
-func (p *pair) receiver() *func([]byte, linkRSS) {
+func (p *pair) receiver() *link.Receiver {
 	if r := p.recv.Load(); r != nil {
-		return (*func([]byte, linkRSS))(r)
+		return r
 	}
-	return (*func([]byte, linkRSS))(p.d.recv.Load())
+	return p.d.recv.Load()
 }
 
 // kill marks a queue pair dead after the device broke its receive ring.

@@ -75,9 +75,9 @@ func newQueue(dma virtio.DMA, index, size int, features uint64, notify func(int)
 
 // irqCtl switches one queue's used-buffer interrupt.
 type irqCtl struct {
-	q          *virtio.Queue
-	size       int
-	eventIdx   bool
+	q           *virtio.Queue
+	size        int
+	eventIdx    bool
 	avail, used []byte // nil: rings not found, control disabled
 }
 

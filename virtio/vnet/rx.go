@@ -206,7 +206,3 @@ func (a *assembler) finish(h Header, data []byte, st *queueStats) (f rxFrame, ok
 	}
 	return f, true
 }
-
-
-type completion = virtio.Completion
-type linkRSS = link.RSS

@@ -32,38 +32,38 @@ const pollHistLen = 8
 // queueStats are one queue pair's counters, written by the pair's poller
 // and senders, read by anyone.
 type queueStats struct {
-	rxFrames, rxBytes     atomic.Uint64
-	txFrames, txBytes     atomic.Uint64
-	txTSO                 atomic.Uint64
-	rxMerged              atomic.Uint64 // frames spanning several buffers
-	rxCsumFixed           atomic.Uint64 // partial checksums completed in software
-	rxCsumValid           atomic.Uint64 // frames the device marked DATA_VALID
-	rxHashed              atomic.Uint64 // frames with a device hash handed on
-	refills               atomic.Uint64 // rx buffers posted
-	interrupts            atomic.Uint64 // interrupts that scheduled a poll
-	irqWhilePolling       atomic.Uint64 // interrupts that found the poll already scheduled
-	polls                 atomic.Uint64 // poll rounds
-	budgetExhausted       atomic.Uint64 // rounds that ended with work left
-	repolls               atomic.Uint64 // re-checks after re-enabling found work
-	txReclaimed           atomic.Uint64
-	txKicks               atomic.Uint64
-	pollHist              [pollHistLen]atomic.Uint64
-	maxPerPoll            atomic.Uint64
-	drops                 [numDrops]atomic.Uint64
+	rxFrames, rxBytes atomic.Uint64
+	txFrames, txBytes atomic.Uint64
+	txTSO             atomic.Uint64
+	rxMerged          atomic.Uint64 // frames spanning several buffers
+	rxCsumFixed       atomic.Uint64 // partial checksums completed in software
+	rxCsumValid       atomic.Uint64 // frames the device marked DATA_VALID
+	rxHashed          atomic.Uint64 // frames with a device hash handed on
+	refills           atomic.Uint64 // rx buffers posted
+	interrupts        atomic.Uint64 // interrupts that scheduled a poll
+	irqWhilePolling   atomic.Uint64 // interrupts that found the poll already scheduled
+	polls             atomic.Uint64 // poll rounds
+	budgetExhausted   atomic.Uint64 // rounds that ended with work left
+	repolls           atomic.Uint64 // re-checks after re-enabling found work
+	txReclaimed       atomic.Uint64
+	txKicks           atomic.Uint64
+	pollHist          [pollHistLen]atomic.Uint64
+	maxPerPoll        atomic.Uint64
+	drops             [numDrops]atomic.Uint64
 }
 
 // QueueStats is a snapshot of one queue pair.
 type QueueStats struct {
-	Queue                          int
-	RxFrames, RxBytes              uint64
-	TxFrames, TxBytes, TxTSO       uint64
-	RxMerged                       uint64
-	RxCsumFixed, RxCsumValid       uint64
-	RxHashed                       uint64
-	Refills                        uint64
-	Interrupts, IrqWhilePolling    uint64
+	Queue                           int
+	RxFrames, RxBytes               uint64
+	TxFrames, TxBytes, TxTSO        uint64
+	RxMerged                        uint64
+	RxCsumFixed, RxCsumValid        uint64
+	RxHashed                        uint64
+	Refills                         uint64
+	Interrupts, IrqWhilePolling     uint64
 	Polls, BudgetExhausted, Repolls uint64
-	TxReclaimed, TxKicks           uint64
+	TxReclaimed, TxKicks            uint64
 	// FramesPerPoll[i] counts rounds that delivered 0, 1, 2-3, 4-7, 8-15,
 	// 16-31, 32-63 and 64 or more frames.
 	FramesPerPoll [pollHistLen]uint64
@@ -128,4 +128,3 @@ func (s *queueStats) snapshot(q int) QueueStats {
 	}
 	return r
 }
-

@@ -409,8 +409,9 @@ func (d *Device) Interrupt() {
 		p.rxInterrupt()
 		if p.tx.sgOut.Load() > 0 && p.tx.ctl.pending() {
 			p.tx.mu.Lock()
-			p.tx.reclaim(&p.st)
+			dones := p.tx.reclaim(&p.st)
 			p.tx.mu.Unlock()
+			runDones(dones)
 		}
 	}
 }
@@ -458,12 +459,12 @@ func (d *Device) Queue(i int) *Queue { return &Queue{p: d.pairs[i]} }
 // they go to the device's receiver).
 type Queue struct{ p *pair }
 
-func (q *Queue) Index() int                { return q.p.index }
-func (q *Queue) MTU() int                  { return q.p.d.mtu }
-func (q *Queue) MAC() ether.MAC            { return q.p.d.mac }
-func (q *Queue) Send(frame []byte) error   { return q.p.send(frame) }
+func (q *Queue) Index() int                  { return q.p.index }
+func (q *Queue) MTU() int                    { return q.p.d.mtu }
+func (q *Queue) MAC() ether.MAC              { return q.p.d.mac }
+func (q *Queue) Send(frame []byte) error     { return q.p.send(frame) }
 func (q *Queue) SetReceiver(r link.Receiver) { q.p.recv.Store(&r) }
-func (q *Queue) RSSKey() []byte            { return q.p.d.rssKey }
+func (q *Queue) RSSKey() []byte              { return q.p.d.rssKey }
 
 // Close detaches the queue's receiver (frames go to the device's again).
 // The device stays up: Device.Close stops it.
