@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"damselfly/vm"
 )
@@ -16,6 +17,9 @@ type Config struct {
 	Spawn func(name string, fn func())
 	// Pool is the page budget of the disk's object; nil means no budget.
 	Pool *vm.Pool
+	// PollInterval, if > 0 and the driver is a Poller, makes a waiting
+	// DoBio poll the driver at this interval (see Poller).
+	PollInterval time.Duration
 }
 
 // Stats are a disk's counters.
@@ -26,6 +30,7 @@ type Stats struct {
 	Merged    atomic.Uint64 // bios folded into another bio's request
 	MaxFlight atomic.Uint64 // most requests seen in flight
 	Errors    atomic.Uint64 // bios ended with an error
+	Polls     atomic.Uint64 // driver polls by waiting DoBios
 }
 
 // Disk is a block device served by its own device thread. Bios reach the
@@ -39,6 +44,7 @@ type Disk struct {
 	lim  Limits
 	ro   bool
 	obj  *vm.Object
+	poll time.Duration
 
 	mu       sync.Mutex
 	cond     *sync.Cond // device thread waits for work or a free slot; Close waits for exit
@@ -63,6 +69,9 @@ func NewDisk(drv Driver, cfg Config) *Disk {
 		lim.MaxTransfer = 1 << 20
 	}
 	d := &Disk{drv: drv, name: drv.Name(), size: drv.Size(), lim: lim, ro: drv.ReadOnly()}
+	if _, ok := drv.(Poller); ok {
+		d.poll = cfg.PollInterval
+	}
 	d.cond = sync.NewCond(&d.mu)
 	d.obj = vm.NewObject(d.name, diskPager{d}, cfg.Pool)
 	spawn := cfg.Spawn
@@ -197,6 +206,19 @@ func (d *Disk) DoBio(b *Bio) error {
 	err := d.Put(b)
 	if err != ErrAsync {
 		return err
+	}
+	if d.poll > 0 {
+		t := time.NewTicker(d.poll)
+		defer t.Stop()
+		for {
+			select {
+			case <-b.wait:
+				return b.Err
+			case <-t.C:
+				d.stats.Polls.Add(1)
+				d.drv.(Poller).Poll()
+			}
+		}
 	}
 	<-b.wait
 	return b.Err

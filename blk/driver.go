@@ -37,3 +37,10 @@ type Request struct {
 
 // Complete ends the request; every bio merged into it ends with err.
 func (r *Request) Complete(err error) { r.complete(r, err) }
+
+// Poller is implemented by drivers that can reap completions without an
+// interrupt (virtio: read the used rings). A disk configured with a poll
+// interval uses it while a DoBio waits, so I/O makes progress even when
+// interrupts are not delivered, or are delivered to a CPU whose scheduler
+// the waiting thread is holding up.
+type Poller interface{ Poll() }

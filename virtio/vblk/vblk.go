@@ -288,6 +288,14 @@ func (d *Device) Interrupt() {
 	}
 }
 
+// Poll reaps every queue without touching the interrupt status: the
+// block layer's poll path (blk.Poller) when interrupts are not delivered.
+func (d *Device) Poll() {
+	for _, v := range d.qs {
+		d.reap(v)
+	}
+}
+
 func (d *Device) reap(v *vq) {
 	cs, err := v.q.Poll(nil)
 	if len(cs) > 0 {
