@@ -702,3 +702,91 @@ func TestListenerCloseAndBacklog(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDSACKGeneration: a segment that arrives twice is reported in a
+// D-SACK block (RFC 2883 §4) in the ACK that answers it.
+func TestDSACKGeneration(t *testing.T) {
+	sc := newScript(t, nil)
+	_, iss := sc.established(Options{HasMSS: true, MSS: 1000, SACKPerm: true})
+	d := seg{seq: peerISS + 1, ack: iss + 1, flags: FlagACK, wnd: 65535, data: make([]byte, 500)}
+	sc.inject(d)
+	sc.inject(seg{seq: peerISS + 501, ack: iss + 1, flags: FlagACK, wnd: 65535, data: make([]byte, 500)})
+	sc.expect(FlagACK, iss+1, peerISS+1001)
+	sc.inject(d) // the duplicate
+	a := sc.expect(FlagACK, iss+1, peerISS+1001)
+	if a.opts.NumSACK != 1 || a.opts.SACK[0] != (SACKBlock{peerISS + 1, peerISS + 501}) {
+		t.Fatalf("D-SACK %+v", a.opts)
+	}
+	// Reported once only.
+	sc.inject(seg{seq: peerISS + 1001, ack: iss + 1, flags: FlagACK, wnd: 65535, data: make([]byte, 500)})
+	sc.advance(time.Second)
+	a = sc.expect(FlagACK, iss+1, peerISS+1501)
+	if a.opts.NumSACK != 0 {
+		t.Fatalf("stale D-SACK %+v", a.opts)
+	}
+}
+
+// TestSpuriousRecoveryUndo: a fast retransmission that the peer reports
+// as a duplicate (D-SACK) undoes the window reduction and raises the
+// reordering threshold.
+func TestSpuriousRecoveryUndo(t *testing.T) {
+	sc := newScript(t, func(c *Config) { c.Congestion = "newreno" })
+	c, iss := sc.established(Options{HasMSS: true, MSS: 1000, SACKPerm: true})
+	c.SetNoDelay(true)
+	c.Write(make([]byte, 10000))
+	sc.out = nil
+	base := iss + 1
+	before := c.snd.cc.cwnd()
+	for i := uint32(1); i <= 3; i++ {
+		o := Options{NumSACK: 1, SACK: [maxSACKBlocks]SACKBlock{{base + 1000, base + 1000 + i*1000}}}
+		sc.inject(seg{seq: peerISS + 1, ack: base, flags: FlagACK, wnd: 65535, opts: o})
+	}
+	sc.expect(FlagACK, base, 0)
+	if c.snd.cc.cwnd() >= before {
+		t.Fatal("no reduction")
+	}
+	// The original was only delayed: the cumulative ACK covers it and
+	// the retransmission comes back as a D-SACK.
+	o := Options{NumSACK: 1, SACK: [maxSACKBlocks]SACKBlock{{base, base + 1000}}}
+	sc.inject(seg{seq: peerISS + 1, ack: base + 4000, flags: FlagACK, wnd: 65535, opts: o})
+	st := sc.s.Stats()
+	if st.DSACKsReceived != 1 || st.SpuriousRecoveries != 1 || c.snd.cc.cwnd() < before || c.snd.reorder <= dupThresh {
+		t.Fatalf("dsack %d undo %d cwnd %d (was %d) reorder %d", st.DSACKsReceived, st.SpuriousRecoveries, c.snd.cc.cwnd(), before, c.snd.reorder)
+	}
+}
+
+// TestTailLossProbe: the last segment of a flight is lost; a probe
+// retransmits it after the PTO, long before the RTO.
+func TestTailLossProbe(t *testing.T) {
+	sc := newScript(t, nil)
+	c, iss := sc.established(Options{HasMSS: true, MSS: 1000, SACKPerm: true})
+	c.SetNoDelay(true)
+	// Give the connection an RTT estimate of 50ms.
+	c.Write(make([]byte, 100))
+	sc.expect(FlagACK|FlagPSH, iss+1, 0)
+	sc.advance(50 * time.Millisecond)
+	sc.inject(seg{seq: peerISS + 1, ack: iss + 101, flags: FlagACK, wnd: 65535})
+	base := iss + 101
+	c.Write(make([]byte, 3000))
+	for i := 0; i < 3; i++ {
+		sc.expect(FlagACK|FlagPSH*Flags(b2i(i == 2)), base+uint32(i)*1000, 0)
+	}
+	sc.advance(10 * time.Millisecond)
+	sc.inject(seg{seq: peerISS + 1, ack: base + 1000, flags: FlagACK, wnd: 65535})
+	// Two segments in flight: PTO = 2*SRTT.
+	pto := 2 * c.snd.srtt
+	if pto >= c.snd.rto {
+		t.Fatalf("pto %v not below rto %v", pto, c.snd.rto)
+	}
+	sc.advance(pto - time.Millisecond)
+	sc.expectNone()
+	sc.advance(time.Millisecond)
+	p := sc.expect(FlagACK|FlagPSH, base+2000, 0)
+	if len(p.data) != 1000 || sc.s.Stats().TailLossProbes != 1 || sc.s.Stats().Timeouts != 0 {
+		t.Fatalf("probe %d bytes, stats %+v", len(p.data), sc.s.Stats())
+	}
+	sc.inject(seg{seq: peerISS + 1, ack: base + 3000, flags: FlagACK, wnd: 65535})
+	if c.snd.una != base+3000 || c.snd.rtoTimer.armed() {
+		t.Fatal("not recovered")
+	}
+}

@@ -57,6 +57,11 @@ type sender struct {
 	undoRetrans int // retransmissions of this episode not yet D-SACKed
 	undoValid   bool
 
+	// Tail loss probe (tlp.go).
+	ptoArmed       bool // rtoTimer is running as the PTO
+	tlpOutstanding bool
+	tlpHighSeq     uint32
+
 	persistBackoff time.Duration
 	probed         bool // a zero-window probe byte at una may be acknowledged
 	rtoTimer       *timer
@@ -206,6 +211,7 @@ func (c *Conn) pipe() int {
 
 func (c *Conn) sendData() {
 	snd := &c.snd
+	sentNew := false
 	for {
 		seg := snd.mss - c.dataOptLen()
 		dataEnd := snd.bufSeq + uint32(snd.buf.len())
@@ -276,6 +282,7 @@ func (c *Conn) sendData() {
 			}
 		}
 		c.transmitData(snd.nxt, n, fin)
+		sentNew = sentNew || !rexmit
 		if !rexmit && !snd.rttTiming {
 			snd.rttTiming, snd.rttSeq, snd.rttTime = true, snd.nxt+uint32(n), c.s.now
 		}
@@ -289,8 +296,8 @@ func (c *Conn) sendData() {
 		}
 	}
 	if snd.nxt != snd.una || seqGT(snd.max, snd.una) {
-		if !snd.rtoTimer.armed() {
-			c.s.resetTimer(snd.rtoTimer, snd.rto)
+		if !snd.rtoTimer.armed() || sentNew && snd.ptoArmed {
+			c.armRetransmit()
 		}
 		c.s.stopTimer(snd.persistTimer)
 	} else if snd.buf.len() > 0 && snd.wnd == 0 && !snd.persistTimer.armed() {
@@ -421,10 +428,13 @@ func (c *Conn) processAck(h Header, o *Options, dataLen int) bool {
 			snd.dupAcks = 0
 			snd.cc.onAck(acked, s.now, snd.srtt)
 		}
+		if snd.tlpOutstanding && seqGEQ(ack, snd.tlpHighSeq) {
+			snd.tlpOutstanding = false
+		}
 		if snd.una == snd.max {
 			s.stopTimer(snd.rtoTimer)
 		} else {
-			s.resetTimer(snd.rtoTimer, snd.rto)
+			c.armRetransmit()
 		}
 		if snd.wantWrite && snd.buf.free() > 0 && c.state.canSend() {
 			snd.wantWrite = false
@@ -503,6 +513,13 @@ func (c *Conn) onRTO() {
 	if snd.una == snd.max {
 		return
 	}
+	if snd.ptoArmed {
+		snd.ptoArmed = false
+		c.sendProbe()
+		s.resetTimer(snd.rtoTimer, snd.rto)
+		return
+	}
+	snd.tlpOutstanding = false
 	snd.retries++
 	if snd.retries > s.cfg.DataRetries {
 		c.abort(ErrTimeout)

@@ -72,6 +72,7 @@ type counters struct {
 	twRecycled               uint64
 	dsacksRecv               uint64
 	spuriousUndo             uint64
+	tlpProbes                uint64
 	drops                    [numDropReasons]uint64
 }
 
@@ -98,6 +99,7 @@ type Stats struct {
 	TimeWaitRecycled         uint64
 	DSACKsReceived           uint64 // duplicate reports (RFC 2883): spurious retransmissions or network duplicates
 	SpuriousRecoveries       uint64 // window reductions undone after D-SACKs
+	TailLossProbes           uint64
 
 	Drops        map[string]uint64 // by reason; zero counts omitted
 	ConnsByState map[string]int    // zero counts omitted
@@ -119,6 +121,7 @@ func (s *Stack) Stats() Stats {
 		KeepaliveProbes: c.keepaliveProbes, DelayedACKs: c.delayedACKs,
 		PMTUUpdates: c.pmtuUpdates, TimeWaitRecycled: c.twRecycled,
 		DSACKsReceived: c.dsacksRecv, SpuriousRecoveries: c.spuriousUndo,
+		TailLossProbes: c.tlpProbes,
 		Drops:        map[string]uint64{},
 		ConnsByState: map[string]int{},
 	}
