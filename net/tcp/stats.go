@@ -122,8 +122,8 @@ func (s *Stack) Stats() Stats {
 		PMTUUpdates: c.pmtuUpdates, TimeWaitRecycled: c.twRecycled,
 		DSACKsReceived: c.dsacksRecv, SpuriousRecoveries: c.spuriousUndo,
 		TailLossProbes: c.tlpProbes,
-		Drops:        map[string]uint64{},
-		ConnsByState: map[string]int{},
+		Drops:          map[string]uint64{},
+		ConnsByState:   map[string]int{},
 	}
 	for r, n := range c.drops {
 		if n != 0 {
