@@ -94,10 +94,16 @@ func (f *FS) writeData(ip *inode, p []byte, off int64) (int, error) {
 	if end > f.maxFileSize() || end < off {
 		return 0, fmt.Errorf("ext2: write to %d: %w", end, vfs.EFBIG)
 	}
-	tok := ip.rl.lock(off, end, true)
+	// The exclusive range is widened to whole blocks: a write that allocates a block writes
+	// all of it (zero padding), which must not race another writer's bytes in that block.
+	bs := f.geo.blockSize
+	lockEnd := (end + bs - 1) / bs * bs
+	if lockEnd < end {
+		lockEnd = wholeFile
+	}
+	tok := ip.rl.lock(off/bs*bs, lockEnd, true)
 	defer ip.rl.unlock(tok)
 
-	bs := f.geo.blockSize
 	written := 0
 	var werr error
 	// Map and write in batches so memory stays bounded for huge writes.

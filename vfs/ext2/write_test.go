@@ -563,3 +563,35 @@ func TestFillDisk(t *testing.T) {
 	fsck(t, img)
 	_ = os.Remove
 }
+
+// TestConcurrentWritesShareBlock has many writers fill disjoint byte ranges of the same
+// unallocated blocks; the zero padding of a freshly allocated block must never erase another
+// writer's bytes.
+func TestConcurrentWritesShareBlock(t *testing.T) {
+	img := mkfs(t, 4096, 8<<20, "")
+	f := mount(t, img, false)
+	for round := 0; round < 5; round++ {
+		ino, _ := f.Create(f.Root(), fmt.Sprintf("f%d", round), 0o644)
+		const writers, piece = 8, 512 // eight writers share each 4 KiB block
+		var wg sync.WaitGroup
+		for w := 0; w < writers; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for blk := 0; blk < 4; blk++ {
+					off := int64(blk*4096 + w*piece)
+					f.Write(ino, bytes.Repeat([]byte{byte(w + 1)}, piece), off)
+				}
+			}(w)
+		}
+		wg.Wait()
+		got, _ := readAll(f, ino, 1<<16)
+		for i, b := range got {
+			if want := byte((i%4096)/piece + 1); b != want {
+				t.Fatalf("round %d: byte %d is %d, want %d", round, i, b, want)
+			}
+		}
+	}
+	f.Unmount()
+	fsck(t, img)
+}
