@@ -75,25 +75,34 @@ func (d *Device) Poll(q int) (more bool) {
 	if d.closed.Load() || r.dead != nil {
 		return false
 	}
-	n := 0
+	// The budget counts buffers: the core's Poll hands over everything
+	// the device returned, so what is over budget waits in r.held.
+	n, frames := 0, 0
 	for n < d.budget {
-		cs, err := r.q.Poll(r.cs[:0])
-		r.ctl.disable() // Poll re-arms the event index; we are still polling
-		n += p.receive(cs)
-		if err != nil {
-			p.kill(err)
-			p.st.recordPoll(n)
-			return false
+		if len(r.held) == 0 {
+			cs, err := r.q.Poll(r.cs[:0])
+			r.ctl.disable() // Poll re-armed the event index; we are still polling
+			if err != nil {
+				frames += p.receive(cs)
+				p.kill(err)
+				p.st.recordPoll(frames)
+				return false
+			}
+			if len(cs) == 0 {
+				break
+			}
+			r.held = cs
 		}
-		if len(cs) == 0 {
-			break
-		}
+		k := min(len(r.held), d.budget-n)
+		frames += p.receive(r.held[:k])
+		r.held = r.held[k:]
+		n += k
 	}
 	r.refill(&p.st)
 	r.ctl.disable() // Add rewrote the avail flags
 	r.q.Kick()
-	p.st.recordPoll(n)
-	if n >= d.budget {
+	p.st.recordPoll(frames)
+	if n >= d.budget || len(r.held) > 0 {
 		p.st.budgetExhausted.Add(1)
 		return true
 	}
@@ -115,7 +124,7 @@ func (d *Device) Poll(q int) (more bool) {
 }
 
 // receive turns completions into frames for the receiver and returns how
-// many frames it delivered (drops included: they are work done).
+// many it delivered.
 func (p *pair) receive(cs []virtio.Completion) int {
 	r := p.rx
 	n := 0

@@ -34,7 +34,8 @@ type rxq struct {
 	ctl     *irqCtl
 	bufSize int
 	cs      []virtio.Completion
-	spare   []*rxBuf // recycled buffers waiting to be posted
+	held    []virtio.Completion // polled, over the budget: next round's
+	spare   []*rxBuf            // recycled buffers waiting to be posted
 	asm     assembler
 	dead    error
 }

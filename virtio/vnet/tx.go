@@ -147,13 +147,13 @@ func (p *pair) post(tb *txBuf, out [][]byte, n int, tso bool) error {
 	if t.sgOut.Load() == 0 {
 		t.ctl.disable() // Add rewrote the avail flags
 	}
-	t.q.Kick()
-	p.st.txKicks.Add(1)
 	p.st.txFrames.Add(1)
 	p.st.txBytes.Add(uint64(n))
 	if tso {
 		p.st.txTSO.Add(1)
 	}
+	p.st.txKicks.Add(1)
+	t.q.Kick()
 	return nil
 }
 
