@@ -36,7 +36,7 @@ type LoopFactory func(cpu int, poll Poll) Loop
 
 // GoLoops runs each protocol thread as a goroutine on the real clock.
 func GoLoops(cpu int, poll Poll) Loop {
-	l := &goLoop{poll: poll, wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	l := &goLoop{poll: poll, wake: make(chan struct{}, 1), stop: make(chan struct{}), exited: make(chan struct{})}
 	go l.run()
 	return l
 }
@@ -51,6 +51,9 @@ type goLoop struct {
 	stopped bool
 	wake    chan struct{}
 	stop    chan struct{}
+	// exited is closed when run returns: no function runs after it, so a
+	// Do that sees it knows its function will never run concurrently.
+	exited chan struct{}
 }
 
 func (l *goLoop) Post(fn func()) {
@@ -76,7 +79,7 @@ func (l *goLoop) Do(fn func()) bool {
 	select {
 	case <-done:
 		return true
-	case <-l.stop:
+	case <-l.exited:
 		return false
 	}
 }
@@ -91,6 +94,7 @@ func (l *goLoop) Stop() {
 }
 
 func (l *goLoop) run() {
+	defer close(l.exited)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {

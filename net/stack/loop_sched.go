@@ -19,7 +19,7 @@ import (
 // stall its CPU) and should use a message port instead.
 func SchedLoops(sys *sched.System) LoopFactory {
 	return func(cpu int, poll Poll) Loop {
-		l := &schedLoop{sys: sys, poll: poll, stop: make(chan struct{})}
+		l := &schedLoop{sys: sys, poll: poll, stop: make(chan struct{}), exited: make(chan struct{})}
 		l.td = sys.GoExternal(cpu%sys.NCPU(), sched.ThreadOpts{Name: "netisr", Prio: sched.PriSoftInt, Pinned: true}, l.run)
 		return l
 	}
@@ -34,6 +34,7 @@ type schedLoop struct {
 	inbox   []func()
 	stopped bool
 	stop    chan struct{}
+	exited  chan struct{} // closed when run returns (see goLoop.exited)
 }
 
 func (l *schedLoop) Post(fn func()) {
@@ -56,7 +57,7 @@ func (l *schedLoop) Do(fn func()) bool {
 	select {
 	case <-done:
 		return true
-	case <-l.stop:
+	case <-l.exited:
 		return false
 	}
 }
@@ -78,6 +79,7 @@ func (l *schedLoop) pending() bool {
 }
 
 func (l *schedLoop) run(td *sched.Thread) {
+	defer close(l.exited)
 	for {
 		l.mu.Lock()
 		batch, stopped := l.inbox, l.stopped

@@ -55,7 +55,7 @@ type Stack struct {
 	// threads and by callers; it is the only lock on the data path, and
 	// only connection setup and UDP demultiplexing take it.
 	portsMu  sync.Mutex
-	tcpPorts map[uint16]int // local port -> references (listeners, conns)
+	tcpPorts map[uint16]int // listening port -> listeners
 	udpSocks map[uint16]*UDPConn
 	nextEph  uint16
 

@@ -23,18 +23,16 @@ type TCPConn struct {
 	p             *proto
 	c             *tcp.Conn
 	local, remote netip.AddrPort
-	ownsPort      bool // an ephemeral port taken by Dial, released on close
 
 	rwake, wwake chan struct{}
 	rdl, wdl     deadline
 	closed       chan struct{}
 	closeOnce    sync.Once
-	released     bool // port released; thread-owned
 }
 
-func newTCPConn(s *Stack, p *proto, c *tcp.Conn, ownsPort bool) *TCPConn {
+func newTCPConn(s *Stack, p *proto, c *tcp.Conn) *TCPConn {
 	tc := &TCPConn{
-		s: s, p: p, c: c, local: c.LocalAddr(), remote: c.RemoteAddr(), ownsPort: ownsPort,
+		s: s, p: p, c: c, local: c.LocalAddr(), remote: c.RemoteAddr(),
 		rwake: make(chan struct{}, 1), wwake: make(chan struct{}, 1), closed: make(chan struct{}),
 	}
 	c.SetNotify(tc.notify)
@@ -48,10 +46,6 @@ func (c *TCPConn) notify(ev tcp.Event) {
 	}
 	if ev&(tcp.EventWritable|tcp.EventConnected|tcp.EventError|tcp.EventClosed) != 0 {
 		signal(c.wwake)
-	}
-	if ev&tcp.EventClosed != 0 && c.ownsPort && !c.released {
-		c.released = true
-		c.s.releasePort(c.local.Port())
 	}
 }
 
@@ -168,8 +162,12 @@ func (c *TCPConn) SetDeadline(t time.Time) error {
 func (c *TCPConn) SetReadDeadline(t time.Time) error  { c.rdl.set(t); return nil }
 func (c *TCPConn) SetWriteDeadline(t time.Time) error { c.wdl.set(t); return nil }
 
-// pickPort reserves an ephemeral port that makes (port, remote) land on
-// thread t. Under portsMu.
+// pickPort returns the next ephemeral port, in a rotating sequence, that
+// is not a listening port and makes (port, remote) land on thread t. It
+// reserves nothing: the owning tcp.Stack refuses a tuple still in use
+// (and recycles one in TIME-WAIT), and the caller then asks again. So a
+// port is reused for the same peer only after the whole range has gone
+// round, as with Linux's connect() port selection.
 func (s *Stack) pickPort(remote netip.AddrPort, t int) (uint16, error) {
 	s.portsMu.Lock()
 	defer s.portsMu.Unlock()
@@ -186,7 +184,6 @@ func (s *Stack) pickPort(remote netip.AddrPort, t int) (uint16, error) {
 		if s.owner(netip.AddrPortFrom(s.addr, p), remote) != t {
 			continue
 		}
-		s.tcpPorts[p]++
 		return p, nil
 	}
 	return 0, fmt.Errorf("stack: no free port for %v on thread %d", remote, t)
@@ -200,6 +197,24 @@ func (s *Stack) reservePort(p uint16) error {
 	}
 	s.tcpPorts[p]++
 	return nil
+}
+
+// reserveEphemeral takes a free ephemeral port for a listener.
+func (s *Stack) reserveEphemeral() (uint16, error) {
+	s.portsMu.Lock()
+	defer s.portsMu.Unlock()
+	for i := 0; i <= ephemeralHigh-ephemeralLow; i++ {
+		p := s.nextEph
+		s.nextEph++
+		if s.nextEph > ephemeralHigh || s.nextEph < ephemeralLow {
+			s.nextEph = ephemeralLow
+		}
+		if s.tcpPorts[p] == 0 {
+			s.tcpPorts[p]++
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("stack: no free port to listen on")
 }
 
 func (s *Stack) releasePort(p uint16) {
@@ -222,25 +237,29 @@ func (s *Stack) DialTCP(ctx context.Context, remote netip.AddrPort) (*TCPConn, e
 }
 
 func (s *Stack) dialOn(ctx context.Context, t int, remote netip.AddrPort) (*TCPConn, error) {
-	port, err := s.pickPort(remote, t)
-	if err != nil {
-		return nil, err
-	}
 	p := s.threads[t]
-	local := netip.AddrPortFrom(s.addr, port)
 	var c *TCPConn
-	ok := p.loop.Do(func() {
-		var tc *tcp.Conn
-		tc, err = p.tcp.Connect(local, remote)
-		if err == nil {
-			c = newTCPConn(s, p, tc, true)
+	var err error
+	for tries := 0; c == nil && tries < 64; tries++ {
+		var port uint16
+		if port, err = s.pickPort(remote, t); err != nil {
+			break
 		}
-	})
-	if !ok {
-		err = ErrClosed
+		local := netip.AddrPortFrom(s.addr, port)
+		if !p.loop.Do(func() {
+			var tc *tcp.Conn
+			tc, err = p.tcp.Connect(local, remote)
+			if err == nil {
+				c = newTCPConn(s, p, tc)
+			}
+		}) {
+			err = ErrClosed
+		}
+		if err != nil && !errors.Is(err, tcp.ErrAddrInUse) {
+			break
+		}
 	}
-	if err != nil {
-		s.releasePort(port)
+	if c == nil {
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(remote), Err: err}
 	}
 	for {
@@ -285,7 +304,7 @@ func (s *Stack) ListenTCP(addr netip.AddrPort, backlog int) (*TCPListener, error
 		backlog = 128
 	}
 	if addr.Port() == 0 {
-		port, err := s.pickPort(netip.AddrPortFrom(s.addr, 0), s.owner(netip.AddrPortFrom(s.addr, 0), netip.AddrPortFrom(s.addr, 0)))
+		port, err := s.reserveEphemeral()
 		if err != nil {
 			return nil, err
 		}
@@ -329,7 +348,7 @@ func (l *TCPListener) drain(p *proto) {
 		if err != nil {
 			return
 		}
-		tc := newTCPConn(l.s, p, c, false)
+		tc := newTCPConn(l.s, p, c)
 		select {
 		case l.acceptq <- tc:
 		default:
