@@ -176,10 +176,12 @@ func (c *Config) Args(accel Accel) ([]string, error) {
 	switch accel {
 	case AccelKVM:
 		a = append(a, "-accel", "kvm", "-cpu", "host")
+	// Under TCG the default qemu64 model lacks RDRAND, which the tamago
+	// amd64 package seeds the runtime's RNG with: -cpu max has it.
 	case AccelTCG:
-		a = append(a, "-accel", "tcg")
+		a = append(a, "-accel", "tcg", "-cpu", "max")
 	case AccelTCGMulti:
-		a = append(a, "-accel", "tcg,thread=multi")
+		a = append(a, "-accel", "tcg,thread=multi", "-cpu", "max")
 	default:
 		return nil, fmt.Errorf("qemu: accelerator %d not resolved", accel)
 	}

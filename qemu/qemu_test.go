@@ -22,7 +22,7 @@ func TestArgs(t *testing.T) {
 	for _, s := range []string{
 		"-M microvm", "-m 2G", "-smp 4", "-serial stdio", "-nodefaults",
 		"-device isa-debug-exit,iobase=0xf4,iosize=0x04", "-kernel k.elf",
-		"-append selftest=time poweroff", "-no-reboot", "-accel tcg,thread=multi",
+		"-append selftest=time poweroff", "-no-reboot", "-accel tcg,thread=multi -cpu max",
 		"-drive id=disk0,file=a.img,format=raw,if=none -device virtio-blk-device,drive=disk0",
 		"-netdev user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80 -device virtio-net-device,netdev=net0",
 		"-qmp unix:/tmp/q.sock,server=on,wait=off",
