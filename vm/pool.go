@@ -16,6 +16,9 @@ import (
 	"sync/atomic"
 )
 
+// evictScan bounds the candidates one admission examines.
+const evictScan = 16
+
 // Pool is a page budget shared by objects. Its fields are protected by mu;
 // the list holds *page entries whose owner object is page.obj.
 type Pool struct {
@@ -53,7 +56,11 @@ func (p *Pool) admit(pg *page) {
 	p.mu.Lock()
 	p.resident++
 	pg.elem = p.lru.PushFront(pg)
-	tries := p.lru.Len()
+	// Look at a bounded number of candidates: when most resident pages
+	// are held by I/O in progress, scanning them all on every admission
+	// would make filling a large range quadratic. What is not evicted now
+	// is retried by later admissions.
+	tries := min(p.lru.Len(), evictScan)
 	for p.resident > p.max && tries > 0 {
 		tries--
 		e := p.lru.Back()
