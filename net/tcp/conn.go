@@ -301,6 +301,10 @@ func (c *Conn) destroy(err error) {
 // enterTimeWait starts the 2*MSL wait of RFC 9293 §3.10.7.4.
 func (c *Conn) enterTimeWait() {
 	c.state = StateTimeWait
+	// Everything we sent is acknowledged (our FIN was): give the send
+	// buffer back now rather than after 2*MSL.
+	c.snd.buf = ring{limit: c.snd.buf.limit}
+	c.snd.sb = scoreboard{}
 	s := c.s
 	s.stopTimer(c.snd.rtoTimer)
 	s.stopTimer(c.snd.persistTimer)

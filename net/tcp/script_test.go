@@ -790,3 +790,84 @@ func TestTailLossProbe(t *testing.T) {
 		t.Fatal("not recovered")
 	}
 }
+
+func TestConnectRefused(t *testing.T) {
+	sc := newScript(t, nil)
+	c, _ := sc.s.Connect(ourEP, peerEP)
+	syn := sc.expect(FlagSYN, 0, 0)
+	// A RST whose ACK does not cover our SYN is ignored (RFC 9293 §3.10.7.3).
+	sc.inject(seg{seq: 0, ack: syn.seq + 5, flags: FlagRST | FlagACK})
+	if c.State() != StateSynSent {
+		t.Fatal(c.State())
+	}
+	sc.inject(seg{seq: 0, ack: syn.seq + 1, flags: FlagRST | FlagACK})
+	if c.State() != StateClosed || c.Err() != ErrConnRefused {
+		t.Fatalf("state %v err %v", c.State(), c.Err())
+	}
+}
+
+func TestSynSentBadAck(t *testing.T) {
+	sc := newScript(t, nil)
+	c, _ := sc.s.Connect(ourEP, peerEP)
+	syn := sc.expect(FlagSYN, 0, 0)
+	// A SYN-ACK acknowledging something else (an old connection's) draws
+	// a RST and leaves us waiting.
+	sc.inject(seg{seq: peerISS, ack: syn.seq + 1000, flags: FlagSYN | FlagACK, wnd: 100})
+	sc.expect(FlagRST, syn.seq+1000, 0)
+	if c.State() != StateSynSent {
+		t.Fatal(c.State())
+	}
+}
+
+// TestSynAckLost: the client's retransmitted SYN makes the server resend
+// its SYN-ACK; the server also retransmits on its own timer.
+func TestSynAckLost(t *testing.T) {
+	sc := newScript(t, nil)
+	sc.s.Listen(ourEP, 8)
+	sc.inject(seg{seq: peerISS, flags: FlagSYN, wnd: 65535})
+	sa := sc.expect(FlagSYN|FlagACK, 0, peerISS+1)
+	sc.inject(seg{seq: peerISS, flags: FlagSYN, wnd: 65535})
+	sc.expect(FlagSYN|FlagACK, sa.seq, peerISS+1)
+	sc.advance(time.Second)
+	sc.expect(FlagSYN|FlagACK, sa.seq, peerISS+1)
+	sc.advance(2 * time.Second)
+	sc.expect(FlagSYN|FlagACK, sa.seq, peerISS+1)
+	sc.inject(seg{seq: peerISS + 1, ack: sa.seq + 1, flags: FlagACK, wnd: 65535})
+	if _, err := sc.s.listeners[ourEP].Accept(); err != nil {
+		t.Fatal(err)
+	}
+	// A half-open connection that never completes is dropped silently.
+	sc.src = netip.AddrPortFrom(peerAddr, 6001)
+	sc.inject(seg{seq: peerISS, flags: FlagSYN, wnd: 65535})
+	sc.expect(FlagSYN|FlagACK, 0, peerISS+1)
+	for i := 0; i < 600; i++ {
+		sc.advance(time.Second)
+	}
+	if len(sc.s.conns) != 1 || len(sc.out) != 6 {
+		t.Fatalf("%d conns, %d retransmissions", len(sc.s.conns), len(sc.out))
+	}
+}
+
+// TestHalfClose: after CloseWrite the peer can still send to us.
+func TestHalfClose(t *testing.T) {
+	sc := newScript(t, nil)
+	c, iss := sc.established(Options{})
+	c.CloseWrite()
+	sc.expect(FlagFIN|FlagACK, iss+1, peerISS+1)
+	sc.inject(seg{seq: peerISS + 1, ack: iss + 2, flags: FlagACK | FlagPSH, wnd: 65535, data: []byte("more")})
+	if c.State() != StateFinWait2 || c.Buffered() != 4 {
+		t.Fatalf("state %v buffered %d", c.State(), c.Buffered())
+	}
+	if _, err := c.Write([]byte("x")); err != ErrClosed {
+		t.Fatalf("write after CloseWrite: %v", err)
+	}
+	sc.inject(seg{seq: peerISS + 5, ack: iss + 2, flags: FlagACK | FlagFIN, wnd: 65535})
+	sc.expect(FlagACK, iss+2, peerISS+6)
+	if c.State() != StateTimeWait {
+		t.Fatal(c.State())
+	}
+	b := make([]byte, 10)
+	if n, _ := c.Read(b); string(b[:n]) != "more" {
+		t.Fatalf("read %q", b[:n])
+	}
+}
