@@ -294,3 +294,9 @@ TEXT ·excStubAddr(SB),NOSPLIT,$0-16
 	MOVQ	(BX)(AX*8), AX
 	MOVQ	AX, ret+8(FP)
 	RET
+
+// func readCR3() uint64
+TEXT ·readCR3(SB),NOSPLIT,$0-8
+	MOVQ	CR3, AX
+	MOVQ	AX, ret+0(FP)
+	RET

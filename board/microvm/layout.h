@@ -14,7 +14,7 @@
 #define GDT		(BOARD_AREA+0x43000)
 #define GDTR		(BOARD_AREA+0x43020)
 #define IDTR		(BOARD_AREA+0x43030)
-#define ENTRY_TSC	(BOARD_AREA+0x43040)
+#define ENTRY_TSC	(BOARD_AREA+0x45000)	// outside AREA_CLEAR
 #define IDT		(BOARD_AREA+0x44000)	// 256 gates of 16 bytes
 #define AREA_CLEAR	0x45000			// bytes zeroed at entry
 #define STACK32		(BOARD_AREA+0x80000)	// entry stack, grows down

@@ -157,10 +157,14 @@ func startCPUs() {
 			break
 		}
 	}
-	if want > 1 {
-		AMD64.InitSMP(want)
-	} else {
+	switch {
+	case want <= 1:
 		AMD64.InitSMP(1)
+	case amd64.NumCPU() >= want:
+		AMD64.InitSMP(want)
+	default:
+		M.Notes = append(M.Notes, fmt.Sprintf("smp: CPUID topology shows %d CPUs, the MADT %d: starting the MADT's", amd64.NumCPU(), want))
+		startAPsFromMADT(want)
 	}
 	M.Online = runtime.GOMAXPROCS(0)
 	if M.Online != want {

@@ -1,0 +1,72 @@
+// Starting the application processors from the MADT's list.
+//
+// The tamago amd64 package's InitSMP starts CPUs 1..NumCPU()-1, where
+// NumCPU comes from CPUID topology leaves (0x80000008 on AMD, 0x0b on
+// Intel). Those describe one package; a VMM that presents vCPUs as separate
+// sockets (QEMU's default topology for some machine types) makes NumCPU
+// report 1 however many vCPUs exist. When that happens we start the CPUs
+// the MADT lists ourselves, with the package's own AP trampoline and task
+// protocol (its smp.go/smp.s), so its Task/Wake/GOMAXPROCS keep working.
+
+//go:build tamago && amd64
+
+package microvm
+
+import (
+	"time"
+	"unsafe"
+
+	"github.com/usbarmory/tamago/amd64/lapic"
+)
+
+// The tamago amd64 package's AP trampoline: copies its real-mode ·apinit to
+// init and stores ·apstart's address at start.
+//
+//go:linkname apinitReloc github.com/usbarmory/tamago/amd64.apinit_reloc
+func apinitReloc(init uintptr, start uintptr)
+
+// defined in io_amd64.s
+func readCR3() uint64
+
+// Fixed addresses of the tamago amd64 package's AP protocol (amd64/smp.go:
+// apinitAddress, apstartAddress, gdtAddress, gdtrAddress, cr3Address).
+const (
+	apInitAddr  = 0x4000
+	apStartAddr = 0x5000
+	apGDTAddr   = 0x6000
+	apGDTRAddr  = 0x6018
+	apCR3Addr   = 0x6028
+)
+
+func poke64(addr uintptr, v uint64) { *(*uint64)(unsafe.Pointer(addr)) = v }
+func poke32(addr uintptr, v uint32) { *(*uint32)(unsafe.Pointer(addr)) = v }
+func poke16(addr uintptr, v uint16) { *(*uint16)(unsafe.Pointer(addr)) = v }
+
+// startAPsFromMADT sends INIT and STARTUP (Intel SDM vol. 3A, 9.4.4.1
+// "Typical BSP Initialization Sequence"; AMD APM vol. 2, 15.27.8) to every
+// enabled CPU but the boot CPU, then lets the tamago package wait for them
+// and take them into its task protocol.
+func startAPsFromMADT(n int) {
+	apinitReloc(apInitAddr, apStartAddr)
+	// real-mode GDT for the trampoline: null, 64-bit code, data
+	poke64(apGDTAddr+0x00, 0)
+	poke64(apGDTAddr+0x08, 0x00209a00000fffff)
+	poke64(apGDTAddr+0x10, 0x00009200000fffff)
+	poke16(apGDTRAddr+0, 3*8-1)
+	poke32(apGDTRAddr+2, apGDTAddr)
+	poke32(apCR3Addr, uint32(readCR3()))
+
+	vector := apInitAddr >> 12 // STARTUP vector: the page of the trampoline
+	boot := LAPICID()
+	started := 1
+	for _, c := range M.CPUs {
+		if !c.Enabled || c.APICID == boot || started == n {
+			continue
+		}
+		AMD64.LAPIC.IPI(int(c.APICID), vector, 1<<lapic.ICR_INIT|lapic.ICR_DLV_INIT)
+		time.Sleep(10 * time.Millisecond)
+		AMD64.LAPIC.IPI(int(c.APICID), vector, 1<<lapic.ICR_INIT|lapic.ICR_DLV_SIPI)
+		started++
+	}
+	AMD64.GOMAXPROCS(started)
+}
