@@ -82,6 +82,7 @@ type Bio struct {
 	Buf   []byte   // read/write data
 	Pages [][]byte // read/write data as a page list (instead of Buf)
 	Len   int64    // length of a discard (reads and writes use their data's length)
+	CPU   int      // submitting CPU + 1, 0 if unknown: a multiqueue driver uses queue CPU-1
 	Done  func(*Bio)
 	Err   error
 

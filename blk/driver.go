@@ -30,6 +30,7 @@ type Request struct {
 	Off  int64
 	Len  int64
 	Segs [][]byte
+	CPU  int // the first bio's CPU hint (CPU + 1; 0 unknown)
 
 	bios     []*Bio
 	complete func(*Request, error)

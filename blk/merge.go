@@ -34,7 +34,7 @@ func merge(bios []*Bio, lim Limits) []*Request {
 			cur.bios = append(cur.bios, b)
 			continue
 		}
-		cur = &Request{Op: b.Op, Off: b.Off, Len: n, bios: []*Bio{b}}
+		cur = &Request{Op: b.Op, Off: b.Off, Len: n, CPU: b.CPU, bios: []*Bio{b}}
 		if b.Op == OpRead || b.Op == OpWrite {
 			cur.Segs = append([][]byte(nil), b.segs()...)
 		}
@@ -61,7 +61,7 @@ func split(b *Bio, lim Limits) []*Request {
 		n := int64(len(s))
 		if cur == nil || (lim.MaxSegments > 0 && len(cur.Segs) >= lim.MaxSegments) ||
 			(lim.MaxTransfer > 0 && cur.Len+n > lim.MaxTransfer) {
-			cur = &Request{Op: b.Op, Off: off, bios: []*Bio{b}}
+			cur = &Request{Op: b.Op, Off: off, CPU: b.CPU, bios: []*Bio{b}}
 			reqs = append(reqs, cur)
 		}
 		cur.Segs = append(cur.Segs, s)

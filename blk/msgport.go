@@ -23,6 +23,7 @@ func (d *Disk) Port(s *sched.System) *sched.Port {
 		bm := m.(*BioMsg)
 		b := bm.Bio
 		cpu := c.ID()
+		b.CPU = cpu + 1 // per-CPU queue on a multiqueue device
 		b.Done = func(b *Bio) {
 			s.IPI().SendExternal(cpu, func(cpu int, _ any) {
 				s.CPU(cpu).ReplyMsg(bm, b.Err)

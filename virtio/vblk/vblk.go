@@ -234,7 +234,7 @@ func (d *Device) Submit(r *blk.Request) {
 		r.Complete(blk.ErrUnsupported)
 		return
 	}
-	d.start(rq, out, in)
+	d.startOn(rq, out, in, r.CPU)
 }
 
 // discardSegs builds struct virtio_blk_discard_write_zeroes entries
@@ -255,8 +255,17 @@ func (d *Device) discardSegs(off, n int64) ([]byte, error) {
 	return b, nil
 }
 
-func (d *Device) start(rq *request, out, in [][]byte) {
-	v := d.qs[int(d.next.Add(1))%len(d.qs)]
+func (d *Device) start(rq *request, out, in [][]byte) { d.startOn(rq, out, in, 0) }
+
+// startOn queues rq on the submitting CPU's queue (cpu is CPU + 1), or
+// round-robin when the CPU is unknown.
+func (d *Device) startOn(rq *request, out, in [][]byte, cpu int) {
+	var v *vq
+	if cpu > 0 {
+		v = d.qs[(cpu-1)%len(d.qs)]
+	} else {
+		v = d.qs[int(d.next.Add(1))%len(d.qs)]
+	}
 	v.mu.Lock()
 	for {
 		if v.dead != nil {

@@ -284,3 +284,19 @@ func TestPollingWithoutInterrupts(t *testing.T) {
 		t.Fatalf("polls %d interrupts %d", d.Stats().Polls.Load(), drv.Interrupts.Load())
 	}
 }
+
+// A bio's CPU hint picks the queue: CPU n uses queue n.
+func TestQueuePerCPU(t *testing.T) {
+	img := image(1<<20, 7)
+	r := newRig(t, false, img, virtiosim.BlkOptions{Queues: 4, FailAt: -1}, vblk.Options{Queues: 4})
+	for cpu := range 4 {
+		before := r.sim.Served(cpu)
+		b := &blk.Bio{Op: blk.OpRead, Off: int64(cpu) * 4096, Buf: make([]byte, 4096), CPU: cpu + 1}
+		if err := r.disk.DoBio(b); err != nil {
+			t.Fatal(err)
+		}
+		if r.sim.Served(cpu) != before+1 {
+			t.Fatalf("CPU %d's read not served by queue %d", cpu, cpu)
+		}
+	}
+}
