@@ -871,3 +871,41 @@ func TestHalfClose(t *testing.T) {
 		t.Fatalf("read %q", b[:n])
 	}
 }
+
+// TestAnswerKeepalive: a peer's keepalive (SEG.SEQ = RCV.NXT-1, no data)
+// is answered with an ACK; a reordered old bare ACK is not.
+func TestAnswerKeepalive(t *testing.T) {
+	sc := newScript(t, nil)
+	_, iss := sc.established(Options{})
+	sc.inject(seg{seq: peerISS + 1, ack: iss + 1, flags: FlagACK | FlagPSH, wnd: 65535, data: make([]byte, 100)})
+	sc.advance(time.Second)
+	sc.expect(FlagACK, iss+1, peerISS+101)
+	sc.inject(seg{seq: peerISS + 100, ack: iss + 1, flags: FlagACK, wnd: 65535})
+	sc.expect(FlagACK, iss+1, peerISS+101)
+	sc.inject(seg{seq: peerISS + 1, ack: iss + 1, flags: FlagACK, wnd: 65535})
+	sc.expectNone()
+}
+
+// TestWindowClosesWithDataInFlight: the peer ACKs part of the data and
+// closes its window; the lost rest is probed for on the RTO, and flows
+// once the window reopens.
+func TestWindowClosesWithDataInFlight(t *testing.T) {
+	sc := newScript(t, nil)
+	c, iss := sc.established(Options{HasMSS: true, MSS: 1000})
+	c.SetNoDelay(true)
+	c.Write(make([]byte, 3000))
+	sc.out = nil
+	base := iss + 1
+	sc.inject(seg{seq: peerISS + 1, ack: base + 1000, flags: FlagACK, wnd: 0})
+	sc.advance(c.snd.rto)
+	p := sc.expect(FlagACK, base+1000, 0)
+	if len(p.data) != 1 {
+		t.Fatalf("probe of %d bytes", len(p.data))
+	}
+	sc.expectNone()
+	sc.inject(seg{seq: peerISS + 1, ack: base + 1001, flags: FlagACK, wnd: 10000})
+	sc.expect(FlagACK, base+1001, 0)
+	sc.expectNone() // cwnd is one segment after the timeout
+	sc.inject(seg{seq: peerISS + 1, ack: base + 2001, flags: FlagACK, wnd: 10000})
+	sc.expect(FlagACK|FlagPSH, base+2001, 0)
+}

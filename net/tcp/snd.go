@@ -537,6 +537,14 @@ func (c *Conn) onRTO() {
 	snd.nxt = snd.una
 	snd.rttTiming = false
 	snd.rto = min(2*snd.rto, s.cfg.MaxRTO)
+	if snd.wnd == 0 && seqGEQ(snd.una, snd.bufSeq) && int(snd.una-snd.bufSeq) < snd.buf.len() {
+		// The peer closed its window while data was in flight: the
+		// window forbids a retransmission, so probe with one byte
+		// (as the persist timer would) to learn when it reopens.
+		s.ctr.zeroWindowProbes++
+		c.transmitData(snd.una, 1, false)
+		snd.probed = true
+	}
 	c.sendData()
 	if !snd.rtoTimer.armed() {
 		s.resetTimer(snd.rtoTimer, snd.rto)

@@ -145,6 +145,12 @@ func (c *Conn) segmentArrives(h Header, o *Options) {
 	}
 	c.lastRecv = s.now
 	c.keepSent = 0
+	if segLen == 0 && seq == r.nxt-1 && flags&FlagRST == 0 {
+		// A keepalive or (Linux-style) zero-window probe: SEG.SEQ =
+		// RCV.NXT-1 asks for an ACK (RFC 9293 §3.8.4). Accepted by the
+		// slack above, so answer it explicitly.
+		r.ackNow = true
+	}
 
 	// Second: RST, validated per RFC 5961 §3.2.
 	if flags&FlagRST != 0 {
