@@ -80,6 +80,9 @@ func (d *Device) Poll(q int) (more bool) {
 	n, frames := 0, 0
 	for n < d.budget {
 		if len(r.held) == 0 {
+			if !r.ctl.pending() {
+				break // an empty Poll would only re-arm the interrupt
+			}
 			cs, err := r.q.Poll(r.cs[:0])
 			r.ctl.disable() // Poll re-armed the event index; we are still polling
 			if err != nil {
