@@ -40,7 +40,7 @@ func BenchmarkThroughput(b *testing.B) {
 			}
 			defer l.Close()
 			discardServer(l)
-			c, err := lp.a.DialTCP(context.Background(), netip.AddrPortFrom(lp.b.addr, 9))
+			c, err := lp.a.DialTCP(context.Background(), netip.AddrPortFrom(lp.b.Addr(), 9))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -63,7 +63,7 @@ func BenchmarkEcho(b *testing.B) {
 	l, _ := lp.b.ListenTCP(netip.AddrPortFrom(netip.Addr{}, 7), 16)
 	defer l.Close()
 	echoServer(b, l)
-	c, err := lp.a.DialTCP(context.Background(), netip.AddrPortFrom(lp.b.addr, 7))
+	c, err := lp.a.DialTCP(context.Background(), netip.AddrPortFrom(lp.b.Addr(), 7))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func BenchmarkConnections(b *testing.B) {
 			c.Close()
 		}
 	}()
-	dst := netip.AddrPortFrom(lp.b.addr, 9)
+	dst := netip.AddrPortFrom(lp.b.Addr(), 9)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		c, err := lp.a.DialTCP(context.Background(), dst)
@@ -119,7 +119,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 	l, _ := lp.b.ListenTCP(netip.AddrPortFrom(netip.Addr{}, 7), 16)
 	defer l.Close()
 	echoServer(b, l)
-	c, err := lp.a.DialTCP(context.Background(), netip.AddrPortFrom(lp.b.addr, 7))
+	c, err := lp.a.DialTCP(context.Background(), netip.AddrPortFrom(lp.b.Addr(), 7))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,17 +8,25 @@ import (
 )
 
 // Dial connects like net.Dialer.DialContext, for http.Transport.DialContext
-// and similar hooks: network "tcp" or "tcp4", address "ip:port" (names are
-// not resolved here).
+// and similar hooks: network "tcp" or "tcp4", address "host:port"; names
+// are resolved with LookupHost.
 func (s *Stack) Dial(ctx context.Context, network, address string) (net.Conn, error) {
 	if network != "tcp" && network != "tcp4" {
 		return nil, fmt.Errorf("stack: dial %s: unsupported network", network)
 	}
-	ap, err := netip.ParseAddrPort(address)
+	host, portStr, err := net.SplitHostPort(address)
 	if err != nil {
 		return nil, fmt.Errorf("stack: dial %s: %w", address, err)
 	}
-	c, err := s.DialTCP(ctx, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
+	port, err := net.LookupPort("tcp", portStr)
+	if err != nil {
+		return nil, fmt.Errorf("stack: dial %s: %w", address, err)
+	}
+	addrs, err := s.LookupHost(ctx, host)
+	if err != nil {
+		return nil, fmt.Errorf("stack: dial %s: %w", address, err)
+	}
+	c, err := s.DialTCP(ctx, netip.AddrPortFrom(addrs[0], uint16(port)))
 	if err != nil {
 		return nil, err
 	}

@@ -37,7 +37,7 @@ func TestEchoOnSchedThreads(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			exchange(t, a, netip.AddrPortFrom(b.addr, 7), 300_000, int64(i))
+			exchange(t, a, netip.AddrPortFrom(b.Addr(), 7), 300_000, int64(i))
 		}()
 	}
 	wg.Wait()

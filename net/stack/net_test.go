@@ -125,7 +125,7 @@ func TestTCPEchoAcrossThreads(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					exchange(t, lp.a, netip.AddrPortFrom(lp.b.addr, 7), 100_000+i*7919, int64(i))
+					exchange(t, lp.a, netip.AddrPortFrom(lp.b.Addr(), 7), 100_000+i*7919, int64(i))
 				}()
 			}
 			wg.Wait()
@@ -164,7 +164,7 @@ func TestTCPImpairedLink(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			exchange(t, lp.a, netip.AddrPortFrom(lp.b.addr, 7), 1<<20, int64(100+i))
+			exchange(t, lp.a, netip.AddrPortFrom(lp.b.Addr(), 7), 1<<20, int64(100+i))
 		}()
 	}
 	wg.Wait()

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"damselfly/net/arp"
+	"damselfly/net/dhcp"
+	"damselfly/net/dns"
 	"damselfly/net/ether"
 	"damselfly/net/icmp"
 	"damselfly/net/ipv4"
@@ -25,6 +27,9 @@ type proto struct {
 	reasm *ipv4.Reassembler
 	ctr   counters
 	ipID  uint16
+	// dhcp and dns are set on thread 0 only.
+	dhcp *dhcp.Client
+	dns  *dns.Resolver
 	// obuf is the output scratch frame: the link does not keep a frame
 	// after Send returns, and only this thread writes it.
 	obuf []byte
@@ -50,6 +55,18 @@ func (p *proto) poll() (time.Time, bool) {
 	}
 	if t, ok := p.reasm.NextDeadline(); ok && !t.After(now) {
 		p.reasm.Advance(now)
+	}
+	if p.dhcp != nil {
+		if t, ok := p.dhcp.NextDeadline(); ok && !t.After(now) {
+			p.dhcp.Advance(now)
+		}
+		consider(p.dhcp.NextDeadline())
+	}
+	if p.dns != nil {
+		if t, ok := p.dns.NextDeadline(); ok && !t.After(now) {
+			p.dns.Advance(now)
+		}
+		consider(p.dns.NextDeadline())
 	}
 	consider(p.tcp.NextDeadline())
 	consider(p.arp.NextDeadline())
@@ -83,7 +100,10 @@ func (p *proto) inputFrame(b []byte) {
 
 // forUs reports whether dst is an address this host accepts.
 func (p *proto) forUs(dst netip.Addr) bool {
-	return dst == p.s.addr || dst == limitedBroadcast || dst == p.s.bcast
+	ifc := p.s.iface()
+	// Before DHCP binds, accept unicast to any address: the server's
+	// OFFER and ACK may be sent to the offered address (RFC 2131 §4.1).
+	return dst == ifc.addr || dst == limitedBroadcast || dst == ifc.bcast || ifc.addr.IsUnspecified()
 }
 
 func (p *proto) inputIP(b []byte) {
@@ -169,7 +189,7 @@ func (p *proto) inputICMP(h ipv4.Header) {
 	p.ctr.icmpIn++
 	switch m.Type() {
 	case icmp.TypeEchoRequest:
-		if h.Dst() != p.s.addr {
+		if h.Dst() != p.s.iface().addr {
 			return // no replies to broadcast pings (RFC 1122 §3.2.2.6 permits silence)
 		}
 		p.ctr.echoReplies++
@@ -177,7 +197,7 @@ func (p *proto) inputICMP(h ipv4.Header) {
 	case icmp.TypeDestUnreach:
 		p.ctr.icmpErrIn++
 		qh, qp, err := m.Quoted()
-		if err != nil || qh.Src() != p.s.addr || qh.Protocol() != ipv4.ProtoTCP {
+		if err != nil || qh.Src() != p.s.iface().addr || qh.Protocol() != ipv4.ProtoTCP {
 			return
 		}
 		kind := tcp.ICMPUnreachable
@@ -210,10 +230,10 @@ func (p *proto) sendError(typ, code uint8, mtu int, h ipv4.Header) {
 		return
 	}
 	p.ctr.icmpErrOut++
-	p.output(ipv4.ProtoICMP, p.s.addr, h.Src(), msg, false)
+	p.output(ipv4.ProtoICMP, p.s.iface().addr, h.Src(), msg, false)
 }
 
-func (p *proto) forUsUnicast(dst netip.Addr) bool { return dst == p.s.addr }
+func (p *proto) forUsUnicast(dst netip.Addr) bool { return dst == p.s.iface().addr }
 
 // hostUnreachable is told by ARP about packets whose next hop never
 // answered; a locally generated packet has no one to send ICMP to, so
@@ -222,13 +242,14 @@ func (p *proto) hostUnreachable([]byte) { p.ctr.drops[dropLinkError]++ }
 
 // nextHop routes dst: on-link, broadcast, or via the gateway.
 func (p *proto) nextHop(dst netip.Addr) (netip.Addr, bool) {
+	ifc := p.s.iface()
 	switch {
-	case dst == limitedBroadcast || dst == p.s.bcast:
+	case dst == limitedBroadcast || dst == ifc.bcast:
 		return dst, true
-	case p.s.subnet.Contains(dst):
+	case ifc.subnet.IsValid() && ifc.subnet.Contains(dst):
 		return dst, true
-	case p.s.cfg.Gateway.IsValid():
-		return p.s.cfg.Gateway, true
+	case ifc.gateway.IsValid():
+		return ifc.gateway, true
 	}
 	return netip.Addr{}, false
 }
@@ -275,7 +296,7 @@ func (p *proto) output(proto uint8, src, dst netip.Addr, payload []byte, df bool
 // sendIP sends the datagram at buf[ether.HeaderLen:] to next hop nh,
 // writing the Ethernet header into the headroom when nh is resolved.
 func (p *proto) sendIP(buf []byte, nh netip.Addr) {
-	if nh == limitedBroadcast || nh == p.s.bcast {
+	if nh == limitedBroadcast || nh == p.s.iface().bcast {
 		ether.Encode(buf, ether.Broadcast, p.s.mac, ether.TypeIPv4)
 		p.sendFrame(buf)
 		return
@@ -328,7 +349,7 @@ func (p *proto) inputUDP(h ipv4.Header) {
 		return
 	}
 	from := netip.AddrPortFrom(h.Src(), d.SrcPort())
-	if !c.enqueue(from, append([]byte(nil), d.Payload()...)) {
+	if !c.deliver(from, append([]byte(nil), d.Payload()...)) {
 		p.ctr.drops[dropUDPQueueFull]++
 	}
 }

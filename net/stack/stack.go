@@ -37,16 +37,23 @@ type Config struct {
 	TCP func(*tcp.Config)
 	// UDPQueue bounds datagrams queued per UDP socket (default 256).
 	UDPQueue int
+	// DNS servers for LookupHost and Dial by name.
+	DNS []netip.Addr
+	// DHCP acquires Addr, Gateway and DNS with a DHCPv4 client on
+	// thread 0 instead of taking them from the Config.
+	DHCP bool
 }
 
 // Stack is a TCP/IP stack on one interface with N protocol threads.
 type Stack struct {
-	cfg     Config
-	link    link.Endpoint
-	mac     ether.MAC
-	addr    netip.Addr
-	subnet  netip.Prefix
-	bcast   netip.Addr // directed broadcast of the subnet
+	cfg  Config
+	link link.Endpoint
+	mac  ether.MAC
+	// ifc is the interface configuration: fixed from Config, or set
+	// by the DHCP client when a lease is bound. Threads and callers load
+	// it; only New and the DHCP client (on thread 0) store it.
+	ifc     atomic.Pointer[iface]
+	ready   chan struct{} // closed once an address is configured
 	mtu     int
 	part    Partition
 	threads []*proto
@@ -56,8 +63,10 @@ type Stack struct {
 	// only connection setup and UDP demultiplexing take it.
 	portsMu  sync.Mutex
 	tcpPorts map[uint16]int // listening port -> listeners
-	udpSocks map[uint16]*UDPConn
+	udpSocks map[uint16]udpReceiver
 	nextEph  uint16
+
+	resolver *resolverGlue
 
 	rr     atomic.Uint32 // round-robin thread choice for callers without a CPU
 	closed atomic.Bool
@@ -76,8 +85,11 @@ var ErrClosed = errors.New("stack: closed")
 
 // New builds a stack and starts its threads.
 func New(cfg Config) (*Stack, error) {
-	if cfg.Link == nil || !cfg.Addr.IsValid() || !cfg.Addr.Addr().Is4() {
-		return nil, fmt.Errorf("stack: need a link and an IPv4 address/prefix (got %v)", cfg.Addr)
+	if cfg.Link == nil {
+		return nil, errors.New("stack: need a link")
+	}
+	if !cfg.DHCP && (!cfg.Addr.IsValid() || !cfg.Addr.Addr().Is4()) {
+		return nil, fmt.Errorf("stack: need an IPv4 address/prefix or DHCP (got %v)", cfg.Addr)
 	}
 	if cfg.Threads <= 0 {
 		cfg.Threads = 1
@@ -101,11 +113,16 @@ func New(cfg Config) (*Stack, error) {
 		rand.Read(cfg.ISNSecret[:])
 	}
 	s := &Stack{
-		cfg: cfg, link: cfg.Link, mac: cfg.Link.MAC(), addr: cfg.Addr.Addr(), subnet: cfg.Addr.Masked(),
+		cfg: cfg, link: cfg.Link, mac: cfg.Link.MAC(), ready: make(chan struct{}),
 		mtu: cfg.Link.MTU(), part: cfg.Partition,
-		tcpPorts: map[uint16]int{}, udpSocks: map[uint16]*UDPConn{},
+		tcpPorts: map[uint16]int{}, udpSocks: map[uint16]udpReceiver{},
 	}
-	s.bcast = directedBroadcast(s.subnet)
+	if cfg.DHCP {
+		s.ifc.Store(&iface{addr: netip.IPv4Unspecified()})
+	} else {
+		s.ifc.Store(newIface(cfg.Addr, cfg.Gateway, cfg.DNS))
+		close(s.ready)
+	}
 	var seed [4]byte
 	rand.Read(seed[:])
 	s.nextEph = ephemeralLow + (uint16(seed[0])<<8|uint16(seed[1]))%(ephemeralHigh-ephemeralLow)
@@ -115,9 +132,30 @@ func New(cfg Config) (*Stack, error) {
 	for _, p := range s.threads {
 		p.loop = cfg.Loops(p.id, p.poll)
 	}
+	if err := s.startResolver(); err != nil {
+		return nil, err
+	}
 	s.link.SetReceiver(s.receive)
+	if cfg.DHCP {
+		s.startDHCP()
+	}
 	return s, nil
 }
+
+// iface is an immutable snapshot of the interface's IPv4 configuration.
+type iface struct {
+	addr    netip.Addr   // unspecified until DHCP binds
+	subnet  netip.Prefix // masked
+	bcast   netip.Addr   // directed broadcast of the subnet
+	gateway netip.Addr
+	dns     []netip.Addr
+}
+
+func newIface(p netip.Prefix, gw netip.Addr, dns []netip.Addr) *iface {
+	return &iface{addr: p.Addr(), subnet: p.Masked(), bcast: directedBroadcast(p.Masked()), gateway: gw, dns: dns}
+}
+
+func (s *Stack) iface() *iface { return s.ifc.Load() }
 
 func directedBroadcast(p netip.Prefix) netip.Addr {
 	a := p.Addr().As4()
@@ -133,7 +171,11 @@ func directedBroadcast(p netip.Prefix) netip.Addr {
 }
 
 // Addr returns the stack's IPv4 address.
-func (s *Stack) Addr() netip.Addr { return s.addr }
+func (s *Stack) Addr() netip.Addr { return s.iface().addr }
+
+// Ready is closed once the interface has an address: at once for a
+// static address, when the first DHCP lease is bound otherwise.
+func (s *Stack) Ready() <-chan struct{} { return s.ready }
 
 // Threads returns the number of protocol threads.
 func (s *Stack) Threads() int { return len(s.threads) }
@@ -214,7 +256,7 @@ func newProto(s *Stack, i int) *proto {
 	// IP identifiers: each thread takes every N-th value so that the
 	// threads never hand out the same one at the same time.
 	p.ipID = uint16(i)
-	p.arp = arp.NewCache(s.mac, s.addr, p.sendFrame, p.sendResolved)
+	p.arp = arp.NewCache(s.mac, s.iface().addr, p.sendFrame, p.sendResolved)
 	p.arp.NoReply = i != 0
 	p.arp.Unreachable = p.hostUnreachable
 	tc := tcp.Config{

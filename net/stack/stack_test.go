@@ -53,7 +53,7 @@ func TestPingAndARP(t *testing.T) {
 	pr := newPair(t, 3, 2, Ports{}, false)
 	p := pr.a.threads[1]
 	p.loop.Post(func() {
-		p.output(ipv4.ProtoICMP, pr.a.addr, pr.b.addr, icmp.Echo(icmp.TypeEchoRequest, 7, 1, []byte("hello")), false)
+		p.output(ipv4.ProtoICMP, pr.a.Addr(), pr.b.Addr(), icmp.Echo(icmp.TypeEchoRequest, 7, 1, []byte("hello")), false)
 	})
 	pr.ml.run()
 	sa, sb := pr.a.Stats(), pr.b.Stats()
@@ -65,13 +65,13 @@ func TestPingAndARP(t *testing.T) {
 	}
 	// Every replica of A's cache learned B from the reply.
 	for _, q := range pr.a.threads {
-		if _, ok := q.arp.Lookup(pr.b.addr, pr.clk.t); !ok {
+		if _, ok := q.arp.Lookup(pr.b.Addr(), pr.clk.t); !ok {
 			t.Fatalf("thread %d did not learn B", q.id)
 		}
 	}
 	// A ping to an address nobody answers is dropped after the ARP retries.
 	p.loop.Post(func() {
-		p.output(ipv4.ProtoICMP, pr.a.addr, netip.MustParseAddr("10.0.0.99"), icmp.Echo(icmp.TypeEchoRequest, 7, 2, nil), false)
+		p.output(ipv4.ProtoICMP, pr.a.Addr(), netip.MustParseAddr("10.0.0.99"), icmp.Echo(icmp.TypeEchoRequest, 7, 2, nil), false)
 	})
 	pr.ml.run()
 	for i := 0; i < 10; i++ {
@@ -99,7 +99,7 @@ func TestUDPAndPortUnreachable(t *testing.T) {
 	}
 	for i, size := range []int{0, 1, 1400, 1472, 1473, 8000, 30000} {
 		msg := bytes.Repeat([]byte{byte(i + 1)}, size)
-		if _, err := cli.WriteToUDPAddrPort(msg, netip.AddrPortFrom(pr.b.addr, 5000)); err != nil {
+		if _, err := cli.WriteToUDPAddrPort(msg, netip.AddrPortFrom(pr.b.Addr(), 5000)); err != nil {
 			t.Fatal(err)
 		}
 		pr.ml.run()
@@ -115,12 +115,12 @@ func TestUDPAndPortUnreachable(t *testing.T) {
 	}
 	// Reassembly happens on the thread the fragments arrive on (0), then
 	// the datagram goes to its owner: a counted hop unless 0 owns it.
-	owner := pr.b.owner(cli.local, netip.AddrPortFrom(pr.b.addr, 5000))
+	owner := pr.b.owner(cli.local, netip.AddrPortFrom(pr.b.Addr(), 5000))
 	if (owner != 0) != (sb.HopsOut == 3) || sb.HopsIn != sb.HopsOut {
 		t.Fatalf("owner %d hops out %d in %d", owner, sb.HopsOut, sb.HopsIn)
 	}
 	// Closed port: ICMP port unreachable back to A.
-	cli.WriteToUDPAddrPort([]byte("x"), netip.AddrPortFrom(pr.b.addr, 5001))
+	cli.WriteToUDPAddrPort([]byte("x"), netip.AddrPortFrom(pr.b.Addr(), 5001))
 	pr.ml.run()
 	if st := pr.b.Stats().Total; st.Drops["udp-no-port"] != 1 || st.ICMPErrorsOut != 1 {
 		t.Fatalf("B: %+v", st.Drops)
@@ -151,7 +151,7 @@ func TestHopsRSSvsPartition(t *testing.T) {
 				t.Fatal(err)
 			}
 			clis = append(clis, c)
-			c.WriteToUDPAddrPort([]byte{byte(i)}, netip.AddrPortFrom(pr.b.addr, 7000))
+			c.WriteToUDPAddrPort([]byte{byte(i)}, netip.AddrPortFrom(pr.b.Addr(), 7000))
 		}
 		pr.ml.run()
 		got := 0

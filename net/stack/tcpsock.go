@@ -169,6 +169,7 @@ func (c *TCPConn) SetWriteDeadline(t time.Time) error { c.wdl.set(t); return nil
 // port is reused for the same peer only after the whole range has gone
 // round, as with Linux's connect() port selection.
 func (s *Stack) pickPort(remote netip.AddrPort, t int) (uint16, error) {
+	addr := s.iface().addr
 	s.portsMu.Lock()
 	defer s.portsMu.Unlock()
 	const span = ephemeralHigh - ephemeralLow + 1
@@ -181,7 +182,7 @@ func (s *Stack) pickPort(remote netip.AddrPort, t int) (uint16, error) {
 		if s.tcpPorts[p] != 0 {
 			continue
 		}
-		if s.owner(netip.AddrPortFrom(s.addr, p), remote) != t {
+		if s.owner(netip.AddrPortFrom(addr, p), remote) != t {
 			continue
 		}
 		return p, nil
@@ -245,7 +246,7 @@ func (s *Stack) dialOn(ctx context.Context, t int, remote netip.AddrPort) (*TCPC
 		if port, err = s.pickPort(remote, t); err != nil {
 			break
 		}
-		local := netip.AddrPortFrom(s.addr, port)
+		local := netip.AddrPortFrom(s.iface().addr, port)
 		if !p.loop.Do(func() {
 			var tc *tcp.Conn
 			tc, err = p.tcp.Connect(local, remote)
@@ -403,7 +404,7 @@ func (l *TCPListener) Close() error {
 func (l *TCPListener) Addr() net.Addr {
 	a := l.addr
 	if a.Addr().IsUnspecified() {
-		a = netip.AddrPortFrom(l.s.addr, a.Port())
+		a = netip.AddrPortFrom(l.s.iface().addr, a.Port())
 	}
 	return net.TCPAddrFromAddrPort(a)
 }

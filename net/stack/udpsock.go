@@ -16,6 +16,11 @@ import (
 // maxUDPPayload is the largest datagram IPv4 can carry.
 const maxUDPPayload = 65535 - ipv4.MinHeaderLen - udp.HeaderLen
 
+// udpReceiver takes datagrams for a bound port, on the receiving thread.
+type udpReceiver interface {
+	deliver(from netip.AddrPort, data []byte) bool
+}
+
 type datagram struct {
 	from netip.AddrPort
 	data []byte
@@ -63,15 +68,15 @@ func (s *Stack) ListenUDP(local netip.AddrPort) (*UDPConn, error) {
 	}
 	addr := local.Addr()
 	if !addr.IsValid() || addr.IsUnspecified() {
-		addr = s.addr
+		addr = s.iface().addr
 	}
 	c.local = netip.AddrPortFrom(addr, port)
 	s.udpSocks[port] = c
 	return c, nil
 }
 
-// enqueue runs on a protocol thread.
-func (c *UDPConn) enqueue(from netip.AddrPort, data []byte) bool {
+// deliver runs on a protocol thread.
+func (c *UDPConn) deliver(from netip.AddrPort, data []byte) bool {
 	c.mu.Lock()
 	if len(c.q) >= c.s.cfg.UDPQueue {
 		c.mu.Unlock()
@@ -165,7 +170,7 @@ func (c *UDPConn) Close() error {
 	c.once.Do(func() {
 		close(c.closed)
 		c.s.portsMu.Lock()
-		if c.s.udpSocks[c.local.Port()] == c {
+		if r, ok := c.s.udpSocks[c.local.Port()].(*UDPConn); ok && r == c {
 			delete(c.s.udpSocks, c.local.Port())
 		}
 		c.s.portsMu.Unlock()
