@@ -63,10 +63,12 @@ func (p *pair) rxInterrupt() {
 	}
 }
 
-// Poll runs one receive round on queue pair q: up to the budget of frames
-// handed to the receiver, buffers refilled. It returns true when the queue
-// wants another round (budget used, or work found on re-enabling); the
-// executor should then run Poll(q) again after letting other work run.
+// Poll runs one receive round on queue pair q: up to the budget of
+// buffers taken from the ring, their frames handed to the receiver, the
+// ring refilled. It returns true when the queue wants another round
+// (budget used, or work found on re-enabling): the caller must then run
+// Poll(q) again, after letting other work run; until it returns false the
+// queue's interrupt stays off.
 func (d *Device) Poll(q int) (more bool) {
 	p := d.pairs[q]
 	r := p.rx
@@ -75,6 +77,10 @@ func (d *Device) Poll(q int) (more bool) {
 	if d.closed.Load() || r.dead != nil {
 		return false
 	}
+	// A call nobody scheduled (a kernel polling on its own) takes the
+	// queue as if the interrupt had: it too must call again while the
+	// answer is true.
+	p.state.CompareAndSwap(napiIdle, napiScheduled)
 	// The budget counts buffers: the core's Poll hands over everything
 	// the device returned, so what is over budget waits in r.held.
 	n, frames := 0, 0
