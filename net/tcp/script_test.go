@@ -909,3 +909,19 @@ func TestWindowClosesWithDataInFlight(t *testing.T) {
 	sc.inject(seg{seq: peerISS + 1, ack: base + 2001, flags: FlagACK, wnd: 10000})
 	sc.expect(FlagACK|FlagPSH, base+2001, 0)
 }
+
+// TestSmallWindowOverride: a peer window smaller than a segment and much
+// smaller than its largest is not filled at once (sender SWS avoidance),
+// but the persist timer sends into it rather than waiting forever.
+func TestSmallWindowOverride(t *testing.T) {
+	sc := newScript(t, nil)
+	c, iss := sc.established(Options{HasMSS: true, MSS: 1000})
+	sc.inject(seg{seq: peerISS + 1, ack: iss + 1, flags: FlagACK, wnd: 300})
+	c.Write(make([]byte, 2000))
+	sc.expectNone()
+	sc.advance(c.snd.rto)
+	d := sc.expect(FlagACK, iss+1, 0)
+	if len(d.data) != 300 {
+		t.Fatalf("sent %d bytes into a 300-byte window", len(d.data))
+	}
+}

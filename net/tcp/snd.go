@@ -64,6 +64,7 @@ type sender struct {
 
 	persistBackoff time.Duration
 	probed         bool // a zero-window probe byte at una may be acknowledged
+	override       bool // the persist timer allows a segment smaller than SWS avoidance wants
 	rtoTimer       *timer
 	persistTimer   *timer
 }
@@ -270,10 +271,12 @@ func (c *Conn) sendData() {
 		}
 		if n < seg && !rexmit && !fin {
 			if n < limited {
-				// Cut short by a window: wait for it to open unless
+				// Cut short by a window. By cwnd: ACKs will open it.
+				// By the peer's window: wait for it to open unless
 				// the piece is at least half the largest window the
-				// peer offered (RFC 9293 §3.8.6.2.1).
-				if n < cwndRoom || n < int(snd.maxWnd/2) || n == 0 {
+				// peer offered or the override (persist) timer has
+				// fired (RFC 9293 §3.8.6.2.1).
+				if n == cwndRoom || n < int(snd.maxWnd/2) && !snd.override {
 					break
 				}
 			} else if !snd.nodelay && snd.nxt != snd.una {
@@ -300,8 +303,10 @@ func (c *Conn) sendData() {
 			c.armRetransmit()
 		}
 		c.s.stopTimer(snd.persistTimer)
-	} else if snd.buf.len() > 0 && snd.wnd == 0 && !snd.persistTimer.armed() {
-		// Zero window with nothing in flight: probe (RFC 9293 §3.8.6.1).
+	} else if int(snd.bufSeq+uint32(snd.buf.len())-snd.nxt) > 0 && !snd.persistTimer.armed() {
+		// Data waits, nothing is in flight, and the peer's window is
+		// zero or too small to send into: probe (RFC 9293 §3.8.6.1)
+		// or, for a small window, send into it when the timer fires.
 		if snd.persistBackoff == 0 {
 			snd.persistBackoff = snd.rto
 		}
@@ -556,7 +561,13 @@ func (c *Conn) onRTO() {
 // carrying its current window.
 func (c *Conn) onPersist() {
 	s, snd := c.s, &c.snd
-	if snd.wnd != 0 || snd.buf.len() == 0 || snd.una != snd.nxt {
+	if snd.buf.len() == 0 || snd.una != snd.nxt {
+		return
+	}
+	if snd.wnd != 0 {
+		snd.override = true
+		c.sendData()
+		snd.override = false
 		return
 	}
 	s.ctr.zeroWindowProbes++
