@@ -6,7 +6,7 @@
 // and HTTP (port 80: a small page, /bytes?n=N returning N bytes, /stats
 // with the per-thread counters).
 //
-//	tapstack -tap tap0 -addr 10.0.0.2/24 [-gw 10.0.0.1] [-threads N] [-netpart ports|toeplitz]
+//	tapstack -tap tap0 -addr 10.0.0.2/24 [-gw 10.0.0.1] [-threads N] [-netpart ports|toeplitz] [-dhcp] [-dns a,b]
 package main
 
 import (
@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"damselfly/net/ether"
@@ -42,15 +43,31 @@ func run(args []string, stop <-chan struct{}) error {
 	netpart := fs.String("netpart", "ports", "connection partition: ports or toeplitz")
 	macStr := fs.String("mac", "02:df:00:00:00:02", "our MAC address")
 	mtu := fs.Int("mtu", 1500, "IP MTU")
+	useDHCP := fs.Bool("dhcp", false, "acquire the address by DHCP instead of -addr")
+	dnsList := fs.String("dns", "", "comma-separated DNS servers")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	var err error
 	if *tapName == "" {
 		return fmt.Errorf("-tap is required")
 	}
-	pfx, err := netip.ParsePrefix(*addr)
-	if err != nil {
-		return fmt.Errorf("-addr: %w", err)
+	var pfx netip.Prefix
+	if !*useDHCP {
+		if pfx, err = netip.ParsePrefix(*addr); err != nil {
+			return fmt.Errorf("-addr: %w", err)
+		}
+	}
+	var servers []netip.Addr
+	for _, d := range strings.Split(*dnsList, ",") {
+		if d == "" {
+			continue
+		}
+		a, err := netip.ParseAddr(d)
+		if err != nil {
+			return fmt.Errorf("-dns: %w", err)
+		}
+		servers = append(servers, a)
 	}
 	var gateway netip.Addr
 	if *gw != "" {
@@ -66,26 +83,37 @@ func run(args []string, stop <-chan struct{}) error {
 	if err != nil {
 		return err
 	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
 	tap, err := link.OpenTap(*tapName, mac, *mtu)
 	if err != nil {
 		return err
 	}
 	defer tap.Close()
-	s, err := stack.New(stack.Config{Link: tap, Addr: pfx, Gateway: gateway, Threads: *threads, Partition: part})
+	s, err := stack.New(stack.Config{Link: tap, Addr: pfx, Gateway: gateway, Threads: *threads, Partition: part,
+		DHCP: *useDHCP, DNS: servers})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	s.Announce()
+	if *useDHCP {
+		select {
+		case <-s.Ready():
+		case <-sig:
+			return nil
+		case <-stop:
+			return nil
+		}
+	} else {
+		s.Announce()
+	}
 	srv, err := serve(s)
 	if err != nil {
 		return err
 	}
 	defer srv.close()
-	fmt.Printf("ready %s on %s, %d threads, netpart=%s\n", pfx, *tapName, *threads, part.Name())
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sig)
+	fmt.Printf("ready %s on %s, %d threads, netpart=%s\n", s.Addr(), *tapName, *threads, part.Name())
 	select {
 	case <-sig:
 	case <-stop:
