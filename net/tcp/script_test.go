@@ -925,3 +925,21 @@ func TestSmallWindowOverride(t *testing.T) {
 		t.Fatalf("sent %d bytes into a 300-byte window", len(d.data))
 	}
 }
+
+func TestBadAddressesDropped(t *testing.T) {
+	sc := newScript(t, nil)
+	b := make([]byte, 20)
+	Header(b).SetDataOffset(20)
+	Header(b).SetFlags(FlagSYN)
+	for _, src := range []netip.Addr{netip.MustParseAddr("::1"), netip.MustParseAddr("224.0.0.1"), netip.IPv4Unspecified()} {
+		sc.s.Deliver(src, ourAddr, b)
+	}
+	sc.s.Deliver(peerAddr, netip.MustParseAddr("255.255.255.255"), b)
+	sc.expectNone()
+	if d := sc.s.Stats().Drops["bad-address"]; d != 4 {
+		t.Fatalf("bad-address drops %d", d)
+	}
+	if _, err := sc.s.Listen(netip.MustParseAddrPort("[::1]:80"), 1); err == nil {
+		t.Fatal("IPv6 listen accepted")
+	}
+}

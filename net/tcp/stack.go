@@ -153,14 +153,17 @@ func (s *Stack) deliver(src, dst netip.Addr, seg []byte) {
 		s.ctr.drops[dropShort]++
 		return
 	}
+	// Addresses first: the pseudo-header sum is IPv4-only. TCP never
+	// uses broadcast or multicast (RFC 1122 §4.2.3.10).
+	if !src.Is4() || !dst.Is4() || src.IsMulticast() || dst.IsMulticast() || src.IsUnspecified() ||
+		dst.IsUnspecified() || src == netip.AddrFrom4([4]byte{255, 255, 255, 255}) ||
+		dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		s.ctr.drops[dropBadAddr]++
+		return
+	}
 	if segChecksum(src, dst, seg) != 0 {
 		s.ctr.checksumErrs++
 		s.ctr.drops[dropChecksum]++
-		return
-	}
-	if !src.Is4() || !dst.Is4() || src.IsMulticast() || dst.IsMulticast() || src.IsUnspecified() ||
-		dst.IsUnspecified() || src == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-		s.ctr.drops[dropBadAddr]++
 		return
 	}
 	var opts Options
@@ -271,8 +274,8 @@ func (s *Stack) tsClock() uint32 { return uint32(s.now.Sub(s.epoch) / time.Milli
 // every address. backlog bounds the accept queue.
 func (s *Stack) Listen(local netip.AddrPort, backlog int) (*Listener, error) {
 	s.now = s.cfg.Now()
-	if local.Port() == 0 {
-		return nil, fmt.Errorf("tcp: listen %v: port 0: %w", local, ErrInvalidConfig)
+	if local.Port() == 0 || !local.Addr().Is4() {
+		return nil, fmt.Errorf("tcp: listen %v: need an IPv4 address and a port: %w", local, ErrInvalidConfig)
 	}
 	if s.listeners[local] != nil {
 		return nil, fmt.Errorf("tcp: listen %v: %w", local, ErrAddrInUse)
