@@ -161,12 +161,13 @@ func (q *Queue) kick(from, to int) {
 	q.cpus[from].stats.avoided.Add(1)
 }
 
-// Kick wakes cpu if it waits on its doorbell. Any goroutine may call it (for example a
-// clock that moved forward).
+// Kick wakes cpu for an event that is not a FIFO entry (a clock that moved, a stop
+// request). It rings unconditionally: the CPU may be between its last look at that event
+// and its wait, where the npoll protocol (which covers only FIFO entries) would not save
+// it. Any goroutine may call it.
 func (q *Queue) Kick(cpu int) {
-	if q.cpus[cpu].npoll.CompareAndSwap(0, 1) {
-		q.bell.Ring(cpu)
-	}
+	q.cpus[cpu].npoll.Store(1)
+	q.bell.Ring(cpu)
 }
 
 // SendExternal runs fn(to, arg) on CPU to, for a sender that is not one of the CPUs (a host
@@ -177,7 +178,9 @@ func (q *Queue) SendExternal(to int, fn Func, arg any) {
 	c.ext = append(c.ext, entry{fn: fn, arg: arg})
 	c.extLen.Add(1)
 	c.extMu.Unlock()
-	q.Kick(to)
+	if c.npoll.CompareAndSwap(0, 1) {
+		q.bell.Ring(to)
+	}
 }
 
 // WaitSeq waits until the entry with sequence number seq sent by from to to has run,
@@ -221,7 +224,9 @@ func (q *Queue) Process(cpu int) int {
 	n := 0
 	for {
 		d := q.drain(cpu)
-		c.stats.received.Add(uint64(d))
+		if d != 0 {
+			c.stats.received.Add(uint64(d))
+		}
 		n += d
 		if len(c.syncs) == 0 {
 			break
@@ -243,7 +248,9 @@ func (q *Queue) poll(cpu int) int {
 	c := &q.cpus[cpu]
 	c.depth++
 	n := q.drain(cpu)
-	c.stats.received.Add(uint64(n))
+	if n != 0 {
+		c.stats.received.Add(uint64(n))
+	}
 	if len(c.syncs) != 0 {
 		n += q.serviceSyncs(cpu)
 	}
@@ -291,7 +298,11 @@ func (q *Queue) Idle(cpu int, timeout time.Duration) {
 		if q.Pending(cpu) {
 			return
 		}
-		q.bell.Relax()
+		// Poll hard (the point of spinning is a fast reaction), but let others run now
+		// and then when CPUs share cores.
+		if i%64 == 63 {
+			q.bell.Relax()
+		}
 	}
 	c.npoll.Store(0)
 	// A sender that published before this point is seen by Pending; one that publishes

@@ -139,23 +139,32 @@ func (m *Msg) AbortRequested() bool { return m.abortReq.Load() != 0 }
 
 // begin checks that m may be sent and resets the per-send state. Originator side.
 func (m *Msg) begin(op string, p *Port) {
+	if m.flags&(MsgDone|MsgQueued) != MsgDone || p == nil || m.opts&MsgAbortable != 0 || m.replied.Load() != 0 {
+		m.beginSlow(op, p)
+	}
+	m.inflight = true
+	m.target = p
+	m.err = nil
+}
+
+// beginSlow is begin's rare part, out of line so that begin inlines into the send paths.
+//
+//go:noinline
+func (m *Msg) beginSlow(op string, p *Port) {
+	if p == nil {
+		panic("sched: " + op + ": nil port")
+	}
 	if m.flags&(MsgDone|MsgQueued) != MsgDone {
 		// In flight, or replied but still queued on its reply port: either way a port's
 		// queue still links it.
 		panic(fmt.Sprintf("sched: %s: message in flight or not yet received back (flags %v)", op, m.Flags()))
 	}
-	if p == nil {
-		panic("sched: " + op + ": nil port")
-	}
 	if m.replied.Load() != 0 {
 		m.replied.Store(0)
 	}
-	if m.opts&MsgAbortable != 0 && m.abortReq.Load() != 0 {
+	if m.opts&MsgAbortable != 0 {
 		m.abortReq.Store(0)
 	}
-	m.inflight = true
-	m.target = p
-	m.err = nil
 }
 
 // SendMsg sends m to p asynchronously: the reply arrives on m's reply port, even when p
@@ -187,9 +196,21 @@ func (td *Thread) DoMsg(p *Port, m Message) error {
 	if b.ReplyPort == nil {
 		b.ReplyPort = td.port
 	}
-	b.begin("DoMsg", p)
+	// begin, written out: this is the path that must cost about a function call.
+	if b.flags&(MsgDone|MsgQueued) != MsgDone || p == nil || b.opts&MsgAbortable != 0 || b.replied.Load() != 0 {
+		b.beginSlow("DoMsg", p)
+	}
+	b.inflight = true
+	b.target = p
 	b.flags = MsgSync
-	err := p.putFn(c, p, m)
+	var err error
+	if p.handler != nil && p.owner == td && p.direct {
+		// A service port's put with the owner as caller: exactly what servicePut would do,
+		// without the indirect call.
+		err = p.handler(td, m)
+	} else {
+		err = p.putFn(c, p, m)
+	}
 	if err != EASYNC {
 		b.err = err
 		b.flags = MsgDone | MsgReply

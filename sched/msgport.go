@@ -58,6 +58,7 @@ type Port struct {
 	putFn   PutFunc
 	replyFn ReplyFunc
 	handler Handler
+	direct  bool // putFn is servicePut (SetPut clears it)
 
 	// Receive side: owned by the owner's CPU (PortThread) or guarded by lock (PortSpin).
 	lock    spinLock
@@ -83,6 +84,7 @@ func NewServicePort(td *Thread, h Handler) *Port {
 	p := newThreadPort(td)
 	p.handler = h
 	p.putFn = servicePut
+	p.direct = true
 	return p
 }
 
@@ -118,7 +120,10 @@ func (p *Port) Owner() *Thread { return p.owner }
 
 // SetPut replaces the port's put function (for example with one that acts on some
 // messages synchronously and calls p.Queue for the rest). Set it before the port is used.
-func (p *Port) SetPut(fn PutFunc) { p.putFn = fn }
+func (p *Port) SetPut(fn PutFunc) {
+	p.putFn = fn
+	p.direct = false
+}
 
 // Queue is the default put of a thread or spin port: it queues m and returns EASYNC.
 // Custom put functions call it for the messages they do not complete themselves.

@@ -165,6 +165,7 @@ func (c *CPU) checkPreempt() {
 // adopt makes td one of c's threads and runnable.
 func (c *CPU) adopt(td *Thread) {
 	td.cpu.Store(c)
+	td.home = c
 	c.all[td] = struct{}{}
 	c.threads++
 	c.stats.threads.Add(1)

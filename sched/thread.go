@@ -38,7 +38,8 @@ type ThreadOpts struct {
 // Thread is an LWKT thread. It belongs to one CPU at a time and runs only on it.
 type Thread struct {
 	sys    *System
-	cpu    atomic.Pointer[CPU] // owning CPU; changes only by migration
+	cpu    atomic.Pointer[CPU] // owning CPU, for routing requests from other CPUs
+	home   *CPU                // the same, written by the CPU adopting the thread: read only by the thread and its CPU
 	id     uint64
 	name   string
 	prio   Priority
@@ -130,12 +131,19 @@ func (td *Thread) String() string { return fmt.Sprintf("%s#%d", td.name, td.id) 
 // assertRunning panics unless td is the thread running on its CPU. Every operation that may
 // block or switch calls it: only the thread itself may do those.
 func (td *Thread) assertRunning(op string) *CPU {
-	c := td.cpu.Load()
-	if c == nil || c.cur != td || !td.running {
-		panic(fmt.Sprintf("sched: %s: thread %v is not the running thread of its CPU "+
-			"(blocking operations must be called by the thread itself)", op, td))
+	c := td.home
+	if c == nil || c.cur != td {
+		td.notRunning(op)
 	}
 	return c
+}
+
+// notRunning is assertRunning's failure, kept out of line so the check inlines.
+//
+//go:noinline
+func (td *Thread) notRunning(op string) {
+	panic(fmt.Sprintf("sched: %s: thread %v is not the running thread of its CPU "+
+		"(blocking operations must be called by the thread itself)", op, td))
 }
 
 // Switch gives the CPU back to the scheduler. The thread runs again when it is on the run
