@@ -16,6 +16,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"damselfly/net/checksum"
+	"damselfly/net/icmp"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
 )
 
 // The interop test runs our stack (this test binary re-executed as
@@ -39,6 +45,12 @@ func TestHelperProcess(t *testing.T) {
 	case "serve":
 		args := strings.Fields(os.Getenv("DFLY_TAPSTACK_ARGS"))
 		if err := run(args, nil); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	case "udp":
+		if err := linuxUDP(os.Getenv("DFLY_TARGET")); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -99,6 +111,77 @@ func linuxClient(host string, n int64) error {
 	return nil
 }
 
+// linuxUDP sends datagrams of several sizes, some fragmented by Linux,
+// to our UDP echo and checks each comes back whole.
+func linuxUDP(host string) error {
+	c, err := net.Dial("udp", net.JoinHostPort(host, "7"))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	buf := make([]byte, 65536)
+	for _, size := range []int{1, 512, 1472, 1473, 4000, 20000} {
+		msg := make([]byte, size)
+		for i := range msg {
+			msg[i] = byte(i*31 + size)
+		}
+		var got []byte
+		for try := 0; try < 5 && got == nil; try++ {
+			if _, err := c.Write(msg); err != nil {
+				return err
+			}
+			c.SetReadDeadline(time.Now().Add(time.Second))
+			n, err := c.Read(buf)
+			if err == nil {
+				got = buf[:n]
+			}
+		}
+		if !bytes.Equal(got, msg) {
+			return fmt.Errorf("udp echo of %d bytes: got %d bytes", size, len(got))
+		}
+	}
+	fmt.Println("udp echo ok up to 20000 bytes")
+	return linuxPing(host)
+}
+
+// linuxPing sends ICMP echo requests from a raw socket and checks the
+// replies with gopacket, an independent decoder.
+func linuxPing(host string) error {
+	c, err := net.ListenPacket("ip4:icmp", "0.0.0.0")
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	dst := &net.IPAddr{IP: net.ParseIP(host)}
+	req := icmp.Echo(icmp.TypeEchoRequest, 0x77, 1, []byte("damselfly ping"))
+	buf := make([]byte, 1500)
+	for try := 0; try < 5; try++ {
+		if _, err := c.WriteTo(req, dst); err != nil {
+			return err
+		}
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		for {
+			n, from, err := c.ReadFrom(buf)
+			if err != nil {
+				break
+			}
+			if from.String() != host {
+				continue
+			}
+			p := gopacket.NewPacket(buf[:n], layers.LayerTypeICMPv4, gopacket.Default)
+			ic, ok := p.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4)
+			if ok && ic.TypeCode.Type() == layers.ICMPv4TypeEchoReply && ic.Id == 0x77 && string(ic.Payload) == "damselfly ping" {
+				if checksum.Checksum(buf[:n]) != 0 {
+					return fmt.Errorf("echo reply with bad checksum")
+				}
+				fmt.Println("ping ok")
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("no echo reply from %s", host)
+}
+
 // patternReader yields the tapstack pattern (byte i = i mod 251).
 type patternReader struct{}
 
@@ -152,7 +235,8 @@ func TestInteropLinux(t *testing.T) {
 		t.Skipf("interop: cannot create a network namespace: %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	in := func(args ...string) { sh(t, append([]string{"ip", "netns", "exec", ns}, args...)...) }
+	inT := func(t *testing.T, args ...string) { sh(t, append([]string{"ip", "netns", "exec", ns}, args...)...) }
+	in := func(args ...string) { inT(t, args...) }
 	in("ip", "link", "set", "lo", "up")
 	in("ip", "tuntap", "add", "dev", nsTap, "mode", "tap")
 	// No ethtool here: cap GSO at one segment so every packet the kernel
@@ -173,12 +257,12 @@ func TestInteropLinux(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.lossPct > 0 {
 				// Random loss both ways on the Linux side of the tap.
-				in("nft", "add", "table", "inet", "dfly")
-				in("nft", "add", "chain", "inet", "dfly", "in", "{ type filter hook input priority 0 ; }")
-				in("nft", "add", "chain", "inet", "dfly", "out", "{ type filter hook output priority 0 ; }")
-				in("nft", "add", "rule", "inet", "dfly", "in", "iifname", nsTap, "numgen", "random", "mod", "100", "<", strconv.Itoa(tc.lossPct), "drop")
-				in("nft", "add", "rule", "inet", "dfly", "out", "oifname", nsTap, "numgen", "random", "mod", "100", "<", strconv.Itoa(tc.lossPct), "drop")
-				defer in("nft", "delete", "table", "inet", "dfly")
+				inT(t, "nft", "add", "table", "inet", "dfly")
+				inT(t, "nft", "add", "chain", "inet", "dfly", "in", "{ type filter hook input priority 0 ; }")
+				inT(t, "nft", "add", "chain", "inet", "dfly", "out", "{ type filter hook output priority 0 ; }")
+				inT(t, "nft", "add", "rule", "inet", "dfly", "in", "iifname", nsTap, "numgen", "random", "mod", "100", "<", strconv.Itoa(tc.lossPct), "drop")
+				inT(t, "nft", "add", "rule", "inet", "dfly", "out", "oifname", nsTap, "numgen", "random", "mod", "100", "<", strconv.Itoa(tc.lossPct), "drop")
+				defer inT(t, "nft", "delete", "table", "inet", "dfly")
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
@@ -207,6 +291,14 @@ func TestInteropLinux(t *testing.T) {
 			}()
 			if !<-ready {
 				t.Fatalf("tapstack did not start: %s", stderr.String())
+			}
+			if tc.lossPct == 0 {
+				// ICMP echo and UDP (with fragmentation) from Linux sockets.
+				udp := exec.CommandContext(ctx, "ip", "netns", "exec", ns, os.Args[0], "-test.run=^TestHelperProcess$")
+				udp.Env = append(os.Environ(), helperEnv+"=udp", "DFLY_TARGET="+ourAddr)
+				if out, err := udp.CombinedOutput(); err != nil {
+					t.Fatalf("udp: %v: %s", err, out)
+				}
 			}
 			cli := exec.CommandContext(ctx, "ip", "netns", "exec", ns, os.Args[0], "-test.run=^TestHelperProcess$")
 			cli.Env = append(os.Environ(), helperEnv+"=client", "DFLY_TARGET="+ourAddr, "DFLY_BYTES="+strconv.FormatInt(size, 10))

@@ -17,11 +17,15 @@ import (
 // servers are the services tapstack offers.
 type servers struct {
 	ls   []net.Listener
+	udp  net.PacketConn
 	http *http.Server
 }
 
 func (s *servers) close() {
 	s.http.Close()
+	if s.udp != nil {
+		s.udp.Close()
+	}
 	for _, l := range s.ls {
 		l.Close()
 	}
@@ -83,6 +87,23 @@ func serve(st *stack.Stack) (*servers, error) {
 		return nil, err
 	}
 	go acceptLoop(dl, func(c net.Conn) { io.Copy(io.Discard, c) })
+	// UDP echo (RFC 862) on port 7 as well.
+	u, err := st.ListenUDP(netip.AddrPortFrom(netip.Addr{}, 7))
+	if err != nil {
+		srv.close()
+		return nil, fmt.Errorf("listen udp :7: %w", err)
+	}
+	srv.udp = u
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := u.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			u.WriteToUDPAddrPort(buf[:n], from)
+		}
+	}()
 	return srv, nil
 }
 
