@@ -99,6 +99,7 @@ type Queue struct {
 	lastUsed   uint16
 	broken     error
 	availFlags uint16
+	irqOff     bool // DisableInterrupts: Poll does not re-arm used_event
 
 	stats QueueStats
 }
@@ -308,7 +309,7 @@ func (q *Queue) Poll(dst []Completion) ([]Completion, error) {
 			q.free(uint16(id))
 			q.stats.Completions.Add(1)
 		}
-		if !q.eventIdx {
+		if !q.eventIdx || q.irqOff {
 			return dst, nil
 		}
 		atomic.StoreUint32(word(q.avail, 4+2*int(q.size)), uint32(q.lastUsed))
@@ -316,6 +317,39 @@ func (q *Queue) Poll(dst []Completion) ([]Completion, error) {
 			return dst, nil
 		}
 	}
+}
+
+// DisableInterrupts asks the device not to interrupt for this queue while
+// the driver polls it (NAPI style). With the event index, used_event is set
+// one behind the last seen entry, so the device's index would have to wrap
+// before it signals (§2.7.10); otherwise VIRTQ_AVAIL_F_NO_INTERRUPT is set
+// (§2.7.7). Both are hints: a device may still interrupt.
+func (q *Queue) DisableInterrupts() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.irqOff = true
+	if q.eventIdx {
+		atomic.StoreUint32(word(q.avail, 4+2*int(q.size)), uint32(q.lastUsed-1))
+		return
+	}
+	q.availFlags |= AvailFNoInterrupt
+	atomic.StoreUint32(word(q.avail, 0), uint32(q.availFlags)|uint32(q.availIdx)<<16)
+}
+
+// EnableInterrupts re-arms the interrupt for the next used entry and
+// reports whether entries are already waiting: those raised no interrupt
+// and the caller must Poll them (the re-check of §2.7.14).
+func (q *Queue) EnableInterrupts() (pending bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.irqOff = false
+	if q.eventIdx {
+		atomic.StoreUint32(word(q.avail, 4+2*int(q.size)), uint32(q.lastUsed))
+	} else {
+		q.availFlags &^= AvailFNoInterrupt
+		atomic.StoreUint32(word(q.avail, 0), uint32(q.availFlags)|uint32(q.availIdx)<<16)
+	}
+	return uint16(atomic.LoadUint32(word(q.used, 0))>>16) != q.lastUsed
 }
 
 // free returns head's chain to the free list using the private links.

@@ -423,3 +423,44 @@ func TestProbeMMIO(t *testing.T) {
 		t.Fatalf("probe found %+v", got)
 	}
 }
+
+func TestInterruptSuppressionAPI(t *testing.T) {
+	for _, feat := range []uint64{0, virtio.FeatureEventIdx} {
+		q, dq, _, _ := manual(t, feat, 4)
+		for range 3 {
+			if err := q.Add(nil, [][]byte{make([]byte, 4)}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		q.DisableInterrupts()
+		for i := range 2 {
+			if _, ok, _ := dq.Pop(); !ok {
+				t.Fatal("nothing available")
+			}
+			if irq, _ := dq.Push(uint16(i), 4); irq {
+				t.Fatalf("features %#x: interrupt while disabled", feat)
+			}
+		}
+		if cs, _ := q.Poll(nil); len(cs) != 2 {
+			t.Fatalf("polled %d", len(cs))
+		}
+		if err := q.Add(nil, [][]byte{make([]byte, 4)}, nil); err != nil { // Add keeps the flag
+			t.Fatal(err)
+		}
+		dq.Pop()
+		if irq, _ := dq.Push(2, 4); irq {
+			t.Fatalf("features %#x: interrupt while disabled after Add", feat)
+		}
+		if !q.EnableInterrupts() {
+			t.Fatal("pending entry not reported on enable")
+		}
+		q.Poll(nil)
+		if q.EnableInterrupts() {
+			t.Fatal("spurious pending")
+		}
+		dq.Pop()
+		if irq, _ := dq.Push(3, 4); !irq {
+			t.Fatalf("features %#x: no interrupt after enable", feat)
+		}
+	}
+}
