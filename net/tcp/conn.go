@@ -49,6 +49,7 @@ type Conn struct {
 	keepaliveTimer *timer
 
 	lifeTimer *timer // TIME-WAIT and orphaned FIN-WAIT-2
+	timers    [numTimers]timer
 
 	lastOOWAck time.Time // last reply to an out-of-window bare segment
 
@@ -68,15 +69,18 @@ func (s *Stack) newConn(key fourTuple) *Conn {
 	c.rcv.mss = s.mss()
 	c.tsOffset = s.cfg.Rand()
 	if s.cfg.Congestion == "newreno" {
-		c.snd.cc = &newReno{}
+		c.snd.cc = &c.snd.ccReno
 	} else {
-		c.snd.cc = &cubic{}
+		c.snd.cc = &c.snd.ccCubic
 	}
-	c.snd.rtoTimer = newTimer(c.onRTO)
-	c.snd.persistTimer = newTimer(c.onPersist)
-	c.rcv.delackTimer = newTimer(c.onDelayedACK)
-	c.keepaliveTimer = newTimer(c.onKeepalive)
-	c.lifeTimer = newTimer(c.onLifeTimer)
+	for i := range c.timers {
+		c.timers[i] = timer{idx: -1, c: c, kind: timerKind(i)}
+	}
+	c.snd.rtoTimer = &c.timers[timerRTO]
+	c.snd.persistTimer = &c.timers[timerPersist]
+	c.rcv.delackTimer = &c.timers[timerDelACK]
+	c.keepaliveTimer = &c.timers[timerKeepalive]
+	c.lifeTimer = &c.timers[timerLife]
 	return c
 }
 
@@ -285,8 +289,8 @@ func (c *Conn) destroy(err error) {
 	if s.conns[c.key()] == c {
 		delete(s.conns, c.key())
 	}
-	for _, t := range []*timer{c.snd.rtoTimer, c.snd.persistTimer, c.rcv.delackTimer, c.keepaliveTimer, c.lifeTimer} {
-		s.stopTimer(t)
+	for i := range c.timers {
+		s.stopTimer(&c.timers[i])
 	}
 	if c.listener != nil {
 		c.listener.halfOpenDone(c)

@@ -29,7 +29,9 @@ type sender struct {
 	nodelay   bool
 	wantWrite bool // a Write came up short: report EventWritable on space
 
-	cc congestion
+	cc      congestion // points at one of the two below
+	ccReno  newReno
+	ccCubic cubic
 
 	// RTT estimation, RFC 6298 §2; one segment timed at a time.
 	srtt, rttvar, rto time.Duration

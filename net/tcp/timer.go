@@ -12,14 +12,41 @@ import (
 // Config.Now. Resetting a timer fixes its heap position in place, so a
 // connection that re-arms its RTO on every ACK does not grow the heap.
 
-// timer is one pending action. idx is its heap position, -1 when stopped.
+// timer is one of a connection's timers. idx is its heap position, -1
+// when stopped. Timers live inside their Conn (Conn.timers), so opening a
+// connection allocates no timer objects.
 type timer struct {
 	when time.Time
 	idx  int
-	fire func()
+	c    *Conn
+	kind timerKind
 }
 
-func newTimer(fire func()) *timer { return &timer{idx: -1, fire: fire} }
+type timerKind uint8
+
+const (
+	timerRTO       timerKind = iota // retransmission, SYN retransmission, loss probe
+	timerPersist                    // zero-window probe / SWS override
+	timerDelACK                     // delayed ACK
+	timerKeepalive                  // keepalive
+	timerLife                       // TIME-WAIT, orphaned FIN-WAIT-2
+	numTimers
+)
+
+func (t *timer) fire() {
+	switch t.kind {
+	case timerRTO:
+		t.c.onRTO()
+	case timerPersist:
+		t.c.onPersist()
+	case timerDelACK:
+		t.c.onDelayedACK()
+	case timerKeepalive:
+		t.c.onKeepalive()
+	case timerLife:
+		t.c.onLifeTimer()
+	}
+}
 
 // armed reports whether t is pending.
 func (t *timer) armed() bool { return t.idx >= 0 }
