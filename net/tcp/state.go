@@ -104,7 +104,10 @@ func (c *Conn) segmentArrives(h Header, o *Options) {
 	const pawsWindow = 1
 	if c.tsOK && o.HasTS && flags&FlagRST == 0 && seqLT(o.TSVal+pawsWindow, r.tsRecent) {
 		s.ctr.drops[dropPAWS]++
-		c.sendACK()
+		if segLen > 0 || s.now.Sub(c.lastOOWAck) >= oowAckInterval {
+			c.lastOOWAck = s.now
+			c.sendACK()
+		}
 		return
 	}
 
@@ -112,9 +115,7 @@ func (c *Conn) segmentArrives(h Header, o *Options) {
 	wnd := r.window()
 	var ok bool
 	switch {
-	case segLen == 0 && wnd == 0:
-		ok = seq == r.nxt
-	case segLen == 0:
+	case segLen == 0 && flags&FlagRST == 0:
 		// A bare ACK overtaken by data sent after it (reordering) is
 		// old but harmless: it carries no data, its ACK field passes
 		// the RFC 5961 range check below and an old sequence number
@@ -122,7 +123,12 @@ func (c *Conn) segmentArrives(h Header, o *Options) {
 		// lose the ACK and answer it with an ACK the peer counts as a
 		// duplicate. So, like Linux (which checks against RCV.WUP), a
 		// window's worth of slack below RCV.NXT.
-		ok = inWindow(seq, r.nxt-r.slack(), wnd+r.slack())
+		// RSTs get no slack (RFC 5961 §3).
+		ok = inWindow(seq, r.nxt-r.slack(), r.slack()+max(wnd, 1))
+	case wnd == 0:
+		ok = seq == r.nxt
+	case segLen == 0:
+		ok = inWindow(seq, r.nxt, wnd)
 	case wnd == 0:
 		ok = false
 	default:

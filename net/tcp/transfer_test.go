@@ -1,6 +1,11 @@
 package tcp
 
 import (
+	"os"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
 	"net/netip"
 	"testing"
 	"time"
@@ -144,4 +149,36 @@ func TestSequenceWrap(t *testing.T) {
 		t.Fatalf("ISNs %#x %#x", a, b)
 	}
 	transferOn(t, sm, 1<<20)
+}
+
+// TestPcapWriter checks the failure pcap: it must read back with
+// gopacket's pcapgo and decode as IPv4/TCP.
+func TestPcapWriter(t *testing.T) {
+	sm := newSim(t, linkConfig{Delay: time.Millisecond}, 1, nil)
+	connectPair(t, sm)
+	path := sm.writePcap()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for {
+		data, _, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		p := gopacket.NewPacket(data, layers.LayerTypeIPv4, gopacket.Default)
+		if p.Layer(layers.LayerTypeTCP) == nil {
+			t.Fatalf("packet %d: no TCP layer", n)
+		}
+		n++
+	}
+	if n != 3 {
+		t.Fatalf("%d packets in the handshake pcap, want 3", n)
+	}
 }
