@@ -63,7 +63,8 @@ type slot struct {
 	ndesc  uint16 // descriptors of the chain in the main table
 	inLen  uint32 // bytes the device may write
 	maps   []uint64
-	ind    []byte // indirect table, kept live until the device is done
+	keep   [][]byte // the buffers, so the collector cannot free memory the device owns
+	ind    []byte   // indirect table, kept live until the device is done
 	indAdr uint64
 }
 
@@ -232,6 +233,8 @@ func (q *Queue) Add(out, in [][]byte, token any) error {
 	q.numFree -= need
 	s.inLen = inLen
 	s.maps = maps
+	s.keep = make([][]byte, 0, total)
+	s.keep = append(append(s.keep, out...), in...)
 	q.slots[head] = s
 	// Publish: ring entry, then the index (§2.7.13.2).
 	binary.LittleEndian.PutUint16(q.avail[4+2*int(q.availIdx%q.size):], head)
