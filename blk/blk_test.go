@@ -290,8 +290,11 @@ func makeImage(t testing.TB, size int64, fill bool) string {
 	if fill {
 		b := make([]byte, size)
 		r := rand.New(rand.NewPCG(uint64(size), 7))
-		for i := range b {
-			b[i] = byte(r.Uint32())
+		for i := 0; i < len(b); i += 8 {
+			v := r.Uint64()
+			for j := 0; j < 8 && i+j < len(b); j++ {
+				b[i+j] = byte(v >> (8 * j))
+			}
 		}
 		if _, err := f.WriteAt(b, 0); err != nil {
 			t.Fatal(err)
