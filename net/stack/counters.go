@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"reflect"
+
 	"damselfly/net/arp"
 	"damselfly/net/ipv4"
 	"damselfly/net/tcp"
@@ -140,21 +142,15 @@ func (a *ThreadStats) add(b ThreadStats) {
 	ra.MemoryDrops += rb.MemoryDrops
 	ra.TooMany += rb.TooMany
 	ra.Malformed += rb.Malformed
+	// tcp.Stats grows as TCP gains mechanisms; sum its counters by
+	// reflection (a status-page path) so none is silently left out.
 	t, u := &a.TCP, b.TCP
-	t.SegmentsIn += u.SegmentsIn
-	t.SegmentsOut += u.SegmentsOut
-	t.BytesIn += u.BytesIn
-	t.BytesOut += u.BytesOut
-	t.Retransmits += u.Retransmits
-	t.FastRecoveries += u.FastRecoveries
-	t.Timeouts += u.Timeouts
-	t.ChecksumErrors += u.ChecksumErrors
-	t.ResetsSent += u.ResetsSent
-	t.ResetsRecv += u.ResetsRecv
-	t.ActiveOpens += u.ActiveOpens
-	t.PassiveOpen += u.PassiveOpen
-	t.FailedOpens += u.FailedOpens
-	t.SynCookiesSent += u.SynCookiesSent
+	tv, uv := reflect.ValueOf(t).Elem(), reflect.ValueOf(u)
+	for i := 0; i < tv.NumField(); i++ {
+		if f := tv.Field(i); f.Kind() == reflect.Uint64 {
+			f.SetUint(f.Uint() + uv.Field(i).Uint())
+		}
+	}
 	if t.Drops == nil {
 		t.Drops = map[string]uint64{}
 		t.ConnsByState = map[string]int{}
