@@ -2,6 +2,7 @@ package blk
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"time"
 )
@@ -74,4 +75,17 @@ func Bench(d *Disk, total int64, threads int, rng *rand.Rand, now func() time.Ti
 		res = append(res, r)
 	}
 	return res, nil
+}
+
+// RunBench runs Bench and prints one line per figure:
+// "blkbench: <name>: <MB/s> MB/s (<bytes> bytes in <duration>)".
+func RunBench(w io.Writer, d *Disk, total int64, threads int, rng *rand.Rand, now func() time.Time) error {
+	res, err := Bench(d, total, threads, rng, now)
+	for _, r := range res {
+		fmt.Fprintf(w, "blkbench: %v\n", r)
+	}
+	if err != nil {
+		fmt.Fprintf(w, "blkbench: FAIL: %v\n", err)
+	}
+	return err
 }

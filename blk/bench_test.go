@@ -2,6 +2,7 @@ package blk
 
 import (
 	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,6 +26,10 @@ func TestBench(t *testing.T) {
 		if r.Name != want[i] || r.Bytes != 2<<20 || r.Elapsed != time.Millisecond || r.MBps() <= 0 {
 			t.Fatalf("result %d: %+v", i, r)
 		}
+	}
+	var out strings.Builder
+	if err := RunBench(&out, d, 1<<20, 1, rand.New(rand.NewPCG(1, 1)), clock); err != nil || strings.Count(out.String(), "blkbench: ") != 4 {
+		t.Fatalf("RunBench: %v, printed %q", err, out.String())
 	}
 	if _, err := Bench(d, 4096, 1, rand.New(rand.NewPCG(1, 1)), clock); err == nil {
 		t.Fatal("bench on a region below 1 MiB accepted")

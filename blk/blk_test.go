@@ -428,3 +428,39 @@ func TestPageListSplit(t *testing.T) {
 		}
 	}
 }
+
+// RunSelfTest prints the digest line and the verdict; a second run over
+// the copied disk hashes the disk as the first run left it.
+func TestRunSelfTestOutput(t *testing.T) {
+	const size = 1<<20 + 512
+	p := makeImage(t, size, true)
+	fd, err := OpenFile("vda", p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fd.Close()
+	for run := range 2 {
+		before, _ := os.ReadFile(p)
+		var out strings.Builder
+		d := NewDisk(fd, Config{})
+		if err := RunSelfTest(&out, d, 2, rand.New(rand.NewPCG(1, uint64(run)))); err != nil {
+			t.Fatal(err)
+		}
+		d.Close()
+		want := fmt.Sprintf("blk: sha256=%x bytes=%d\nselftest blk: ok\n", sha256.Sum256(before), size)
+		if out.String() != want {
+			t.Fatalf("run %d printed %q, want %q", run, out.String(), want)
+		}
+	}
+	ro, err := OpenFile("vdr", p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	var out strings.Builder
+	d := NewDisk(ro, Config{})
+	defer d.Close()
+	if err := RunSelfTest(&out, d, 2, rand.New(rand.NewPCG(1, 1))); !errors.Is(err, ErrReadOnly) || !strings.Contains(out.String(), "selftest blk: FAIL:") {
+		t.Fatalf("read-only disk: %v, printed %q", err, out.String())
+	}
+}

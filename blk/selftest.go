@@ -3,6 +3,7 @@ package blk
 import (
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -122,4 +123,18 @@ func parallel(threads, count int, fn func(w, k int) error) error {
 	}
 	wg.Wait()
 	return first
+}
+
+// RunSelfTest runs SelfTest and prints the lines the QEMU boot tests look
+// for: "blk: sha256=<hex> bytes=<n>" and then "selftest blk: ok" (or
+// "selftest blk: FAIL: <reason>").
+func RunSelfTest(w io.Writer, d *Disk, threads int, rng *rand.Rand) error {
+	sum, n, err := SelfTest(d, threads, rng)
+	if err == nil {
+		fmt.Fprintf(w, "blk: sha256=%x bytes=%d\n", sum, n)
+		fmt.Fprintf(w, "selftest blk: ok\n")
+		return nil
+	}
+	fmt.Fprintf(w, "selftest blk: FAIL: %v\n", err)
+	return err
 }
