@@ -146,23 +146,32 @@ func (c *RTC) Now() (time.Time, error) {
 	return r.Time()
 }
 
-// SecondEdge spins until the seconds register changes and returns the new
-// time with the value of now() taken right after the change was seen: the
-// moment a wall-clock second began, to within one register read. It gives up
-// after maxRTCPolls reads (more than a second on any machine).
-func (c *RTC) SecondEdge(now func() int64) (time.Time, int64, error) {
+// Edge is the start of a wall-clock second as seen by the kernel's clock:
+// the seconds register changed between two reads at Before and After.
+type Edge struct {
+	Wall          time.Time // the second that began
+	Before, After int64     // now() at the last read of the old and the first of the new second
+}
+
+// SecondEdge spins until the seconds register changes and returns when,
+// bracketed by the surrounding reads (a vCPU descheduled between them makes
+// the bracket wide, not the answer wrong). It gives up after maxRTCPolls
+// reads (more than a second on any machine).
+func (c *RTC) SecondEdge(now func() int64) (Edge, error) {
 	first := c.reg(rtcSeconds)
+	before := now()
 	for i := 0; i < maxRTCPolls; i++ {
 		s := c.reg(rtcSeconds)
+		after := now()
 		if s != first {
-			t := now()
 			r, err := c.Regs()
 			if err != nil {
-				return time.Time{}, 0, err
+				return Edge{}, err
 			}
 			wall, err := r.Time()
-			return wall, t, err
+			return Edge{Wall: wall, Before: before, After: after}, err
 		}
+		before = after
 	}
-	return time.Time{}, 0, ErrNoRTC
+	return Edge{}, ErrNoRTC
 }

@@ -178,6 +178,10 @@ func (system) Stats() []Stat {
 	runtime.ReadMemStats(&ms)
 	return []Stat{
 		{"clock.tsc_hz", microvm.M.TSCHz},
+		{"clock.tsc_hz_now", microvm.ClockHz()},
+		{"clock.samples", microvm.Timekeeper.Samples},
+		{"clock.lost_wraps", microvm.Timekeeper.LostWraps},
+		{"clock.max_error_ns", uint64(microvm.Timekeeper.MaxErrorNs)},
 		{"cpu.online", uint64(microvm.M.Online)},
 		{"go.goroutines", uint64(runtime.NumGoroutine())},
 		{"go.gc_cycles", uint64(ms.NumGC)},

@@ -86,7 +86,13 @@ const (
 // the tamago amd64 package wrote (it reuses our IDT, see cpuinit).
 func installFaultGates() {
 	for i, v := range excVectors {
-		addr := uint64(excStubAddr(i))
+		setGate(v, uint64(excStubAddr(i)))
+	}
+}
+
+// setGate writes an interrupt gate for vector v.
+func setGate(v int, addr uint64) {
+	{
 		g := unsafe.Slice((*byte)(unsafe.Pointer(uintptr(idtBase+v*gateSize))), gateSize)
 		g[0], g[1] = byte(addr), byte(addr>>8)
 		g[2], g[3] = kernelCodeSelect, 0

@@ -300,3 +300,41 @@ TEXT ·readCR3(SB),NOSPLIT,$0-8
 	MOVQ	CR3, AX
 	MOVQ	AX, ret+0(FP)
 	RET
+
+// Local APIC registers (Intel SDM vol. 3A, 11.4.1 / 11.5.4).
+#define LAPIC_EOI	0xfee000b0
+#define LAPIC_LVT_TIMER	0xfee00320
+#define LAPIC_TIMER_INIT	0xfee00380
+
+// wakeEntry is the gate of the idle timer's vector: acknowledge, return.
+// HLT in idleHalt then completes.
+TEXT ·wakeEntry(SB),NOSPLIT|NOFRAME,$0
+	PUSHQ	AX
+	MOVL	$LAPIC_EOI, AX
+	MOVL	$0, 0(AX)
+	POPQ	AX
+	IRETQ
+
+// func idleHalt(lvt uint32, count uint32)
+//
+// Arms the local APIC timer (one-shot, count 0: not armed) and halts until
+// an interrupt. Interrupts are off while arming, and STI's one-instruction
+// shadow makes STI;HLT atomic, so a timer that expires at once still wakes
+// the HLT rather than being handled before it.
+TEXT ·idleHalt(SB),NOSPLIT,$0-8
+	MOVL	lvt+0(FP), BX
+	MOVL	count+4(FP), CX
+	CLI
+	MOVL	$LAPIC_LVT_TIMER, AX
+	MOVL	BX, 0(AX)
+	MOVL	$LAPIC_TIMER_INIT, AX
+	MOVL	CX, 0(AX)
+	STI
+	HLT
+	RET
+
+// func wakeEntryAddr() uintptr
+TEXT ·wakeEntryAddr(SB),NOSPLIT,$0-8
+	MOVQ	$·wakeEntry(SB), AX
+	MOVQ	AX, ret+0(FP)
+	RET

@@ -64,7 +64,7 @@ func Init() {
 	// (which prints a warning and guesses under TCG) and time hooks.
 	AMD64.LAPIC = &lapic.LAPIC{Base: amd64.LAPIC_BASE}
 	goos.ProcID = func() uint64 { return 0 }
-	goos.Idle = AMD64.DefaultIdleGovernor
+	goos.Idle = func(until int64) { idleHook(until) }
 	goos.Exit = func(code int32) { PowerOff(code == 0) }
 	for i := uint64(0); i < 3; i++ {
 		*(*uint64)(unsafe.Pointer(uintptr(tamagoTaskArea + 8*i))) = 0
@@ -90,9 +90,16 @@ func Init() {
 		M.Errors = append(M.Errors, fmt.Errorf("time: %w", err))
 		return
 	}
-	clock.SetFrequency(rdtsc(), hz)
+	now := rdtsc()
+	clock.SetFrequency(now, hz)
 	M.TSCHz, M.TSCSource = hz, src
+	// Kernel time at the entry, by the measured rate (the clock itself
+	// only converts TSC values from its last rate change on).
+	entryNs = clock.Nanotime(now) - int64((now-M.EntryTSC)*1e3/(hz/1e6))
 }
+
+// entryNs is the kernel time of the PVH entry; set once by Init.
+var entryNs int64
 
 func (m *Machine) initMemory() {
 	m.Usable = board.UsableRAM(m.Boot.Memmap)
@@ -118,6 +125,8 @@ func init() {
 	}
 	AMD64.EnableExceptions()
 	installFaultGates()
+	AMD64.LAPIC.Enable()
+	initIdle()
 
 	for _, a := range M.ACPI.IOAPICs {
 		io := &ioapic.IOAPIC{Index: int(a.ID), Base: a.Address, GSIBase: int(a.GSIBase)}
@@ -134,6 +143,7 @@ func init() {
 	M.CPUs = append([]board.CPU(nil), M.ACPI.CPUs...)
 	sort.Slice(M.CPUs, func(i, j int) bool { return M.CPUs[i].APICID < M.CPUs[j].APICID })
 	startCPUs()
+	startTimekeeper()
 }
 
 // startCPUs brings up the application processors. The tamago amd64
@@ -174,7 +184,7 @@ func startCPUs() {
 
 // Since returns the time since the PVH entry.
 func Since() time.Duration {
-	return time.Duration(clock.Nanotime(rdtsc()) - clock.Nanotime(M.EntryTSC))
+	return time.Duration(nanotime() - entryNs)
 }
 
 // LAPICID is the local APIC id of the calling CPU.

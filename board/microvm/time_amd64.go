@@ -5,6 +5,7 @@
 package microvm
 
 import (
+	"time"
 	_ "unsafe"
 
 	"damselfly/board"
@@ -61,3 +62,38 @@ func tscFrequency(hv board.Hypervisor, pf board.Platform) (hz uint64, source str
 	}
 	return cal.Hz, "pit calibration", nil
 }
+
+// Timekeeper is the discipline of the TSC clock against the PIT (see
+// board.Discipline); its goroutine, started by startTimekeeper, is the only
+// reader of the PIT after calibration and the only writer of the clock.
+var Timekeeper board.Discipline
+
+// timekeeperPeriod keeps samples well inside the PIT's 55 ms wrap.
+const timekeeperPeriod = 10 * time.Millisecond
+
+func startTimekeeper() {
+	if !M.Platform.PIT || M.TSCSource != "pit calibration" {
+		return // a stated TSC rate (CPUID, kvmclock) is trusted as is
+	}
+	pit := &board.PIT{IO: ports{}}
+	Timekeeper = board.Discipline{Clock: &clock, Ref: pit}
+	go func() {
+		for {
+			// bracket the PIT read; keep the tighter of two tries
+			var best, bestTSC, width uint64 = 0, 0, ^uint64(0)
+			for i := 0; i < 2; i++ {
+				t0 := rdtsc()
+				r := pit.Read()
+				t1 := rdtsc()
+				if t1-t0 < width {
+					best, bestTSC, width = r, t0+(t1-t0)/2, t1-t0
+				}
+			}
+			Timekeeper.Sample(bestTSC, best)
+			time.Sleep(timekeeperPeriod)
+		}
+	}()
+}
+
+// ClockHz is the TSC rate the clock uses now (the timekeeper steers it).
+func ClockHz() uint64 { return clock.Hz() }

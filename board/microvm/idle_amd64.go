@@ -1,0 +1,90 @@
+// Idle: a CPU with nothing to run halts until its deadline (local APIC
+// timer, one-shot) or a wakeup IPI, instead of spinning. On a host running
+// many vCPUs on few cores this matters: spinning vCPUs steal the time the
+// busy ones need.
+
+//go:build tamago && amd64
+
+package microvm
+
+import (
+	"math"
+	"unsafe"
+)
+
+// Local APIC timer registers and fields (Intel SDM vol. 3A, 11.5.4 "APIC
+// Timer"): LVT timer entry, initial and current count, divide configuration.
+const (
+	lapicBase      = 0xfee00000
+	lapicLVTTimer  = 0x320
+	lapicTimerInit = 0x380
+	lapicTimerCur  = 0x390
+	lapicTimerDiv  = 0x3e0
+	lapicDivBy1    = 0xb
+	lvtMasked      = 1 << 16
+	wakeVector     = 0xf0  // our gate: EOI and return (io_amd64.s wakeEntry)
+	minIdleNs      = 20000 // shorter waits spin: halting costs more
+)
+
+// lapicHz is the local APIC timer rate at divide-by-1, measured once on the
+// boot CPU by initIdle before other CPUs start; read-only afterwards.
+var lapicHz uint64
+
+// defined in io_amd64.s
+func idleHalt(lvt uint32, count uint32)
+func wakeEntryAddr() uintptr
+
+func lapicReg(off uintptr) *uint32 { return (*uint32)(unsafe.Pointer(uintptr(lapicBase) + off)) }
+
+// initIdle measures the APIC timer against the TSC over 10 ms and installs
+// the wake gate and the idle hook. Without a TSC rate it leaves the
+// spinning idle in place.
+func initIdle() {
+	if M.TSCHz == 0 {
+		return
+	}
+	setGate(wakeVector, uint64(wakeEntryAddr()))
+	*lapicReg(lapicTimerDiv) = lapicDivBy1
+	*lapicReg(lapicLVTTimer) = lvtMasked | wakeVector
+	*lapicReg(lapicTimerInit) = math.MaxUint32
+	t0 := rdtsc()
+	for rdtsc()-t0 < M.TSCHz/100 {
+	}
+	left := *lapicReg(lapicTimerCur)
+	t1 := rdtsc()
+	*lapicReg(lapicTimerInit) = 0
+	ticks := uint64(math.MaxUint32 - left)
+	if ticks == 0 {
+		return
+	}
+	lapicHz = ticks * M.TSCHz / (t1 - t0)
+	idleHook = idle
+}
+
+// idleHook is what goos.Idle calls (set by initIdle); the default spins as
+// the tamago package's governor does.
+var idleHook = func(until int64) {
+	if until == math.MaxInt64 {
+		AMD64.WaitInterrupt()
+	}
+}
+
+func idle(until int64) {
+	if until == math.MaxInt64 {
+		idleHalt(lvtMasked|wakeVector, 0)
+		return
+	}
+	d := until - nanotime()
+	if d < minIdleNs {
+		return
+	}
+	count := uint64(d) * lapicHz / 1e9
+	if count > math.MaxUint32 {
+		count = math.MaxUint32
+	}
+	if count == 0 {
+		return
+	}
+	*lapicReg(lapicTimerDiv) = lapicDivBy1 // per CPU; cheap to repeat
+	idleHalt(wakeVector, uint32(count))
+}
