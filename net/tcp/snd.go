@@ -130,11 +130,12 @@ func (c *Conn) sendSegment(seq uint32, flags Flags, off, n int) {
 	if flags&FlagSYN != 0 {
 		active := c.state == StateSynSent
 		o.HasMSS, o.MSS = true, uint16(min(c.rcv.mss, 0xffff))
-		if active || c.wsOK {
+		cfg := &c.s.cfg
+		if active && !cfg.NoWindowScale || c.wsOK {
 			o.HasWScale, o.WScale = true, c.rcv.shift
 		}
-		o.SACKPerm = active || c.sackOK
-		o.HasTS = active || c.tsOK
+		o.SACKPerm = active && !cfg.NoSACK || c.sackOK
+		o.HasTS = active && !cfg.NoTimestamps || c.tsOK
 	} else {
 		o.HasTS = c.tsOK
 		if c.sackOK && (len(c.rcv.ooo) > 0 || c.rcv.hasDSACK) {

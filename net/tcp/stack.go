@@ -23,6 +23,10 @@ type Config struct {
 	SynBacklog   int  // half-open connections per listener before SYN cookies (default 256)
 	NoSynCookies bool // drop SYNs on overflow instead of answering with cookies
 
+	// Option switches (Linux's tcp_sack, tcp_timestamps,
+	// tcp_window_scaling), mainly to test the paths without them.
+	NoSACK, NoTimestamps, NoWindowScale bool
+
 	MSL               time.Duration // maximum segment lifetime; TIME-WAIT lasts 2*MSL (default 30s)
 	FinWait2Timeout   time.Duration // orphaned FIN-WAIT-2 lifetime (default 60s)
 	DelayedACK        time.Duration // delayed-ACK timer (default 40ms)

@@ -384,7 +384,8 @@ func (c *Conn) applySynOptions(o *Options, active bool) {
 		c.snd.mss = int(o.MSS)
 	}
 	c.snd.mss = max(min(c.snd.mss, s.mss()), 64)
-	if o.HasWScale {
+	cfg := &s.cfg
+	if o.HasWScale && !cfg.NoWindowScale {
 		c.wsOK = true
 		c.snd.shift = o.WScale
 		c.rcv.shift = c.ourWScale()
@@ -392,8 +393,8 @@ func (c *Conn) applySynOptions(o *Options, active bool) {
 		c.wsOK = false
 		c.snd.shift, c.rcv.shift = 0, 0
 	}
-	c.sackOK = o.SACKPerm
-	c.tsOK = o.HasTS
+	c.sackOK = o.SACKPerm && !cfg.NoSACK
+	c.tsOK = o.HasTS && !cfg.NoTimestamps
 	if c.tsOK {
 		c.rcv.tsRecent = o.TSVal
 	}

@@ -82,15 +82,15 @@ func (l *Listener) sendCookie(key fourTuple, h Header, o *Options) {
 	cookie := s.makeCookie(key, h.Seq(), mss)
 	var opts Options
 	opts.HasMSS, opts.MSS = true, uint16(s.mss())
-	if o.HasTS {
+	if o.HasTS && !s.cfg.NoTimestamps {
 		enc := uint32(tsCookieValid | tsCookieNoWS)
 		var ws uint8
-		if o.HasWScale {
+		if o.HasWScale && !s.cfg.NoWindowScale {
 			ws = wscaleFor(s.cfg.RecvBufSize)
 			enc = tsCookieValid | uint32(o.WScale)
 			opts.HasWScale, opts.WScale = true, ws
 		}
-		if o.SACKPerm {
+		if o.SACKPerm && !s.cfg.NoSACK {
 			enc |= tsCookieSACK
 			opts.SACKPerm = true
 		}

@@ -1,6 +1,8 @@
 package tcp
 
 import (
+	"fmt"
+	"math/rand"
 	"os"
 
 	"github.com/google/gopacket"
@@ -180,5 +182,61 @@ func TestPcapWriter(t *testing.T) {
 	}
 	if n != 3 {
 		t.Fatalf("%d packets in the handshake pcap, want 3", n)
+	}
+}
+
+// TestRandomized runs short transfers under random link impairments and
+// random, independently chosen configurations on the two sides (MTU,
+// buffer sizes down to 2 KiB, congestion control, SACK, timestamps and
+// window scaling on or off), checking every byte. The seed of a failing
+// case is in its name.
+func TestRandomized(t *testing.T) {
+	cases := 64
+	if testing.Short() {
+		cases = 8
+	}
+	if s := os.Getenv("TCP_RANDOM_CASES"); s != "" {
+		fmt.Sscan(s, &cases)
+	}
+	first := int64(1)
+	if s := os.Getenv("TCP_RANDOM_FIRST"); s != "" {
+		fmt.Sscan(s, &first)
+	}
+	for seed := first; seed < first+int64(cases); seed++ {
+		rng := rand.New(rand.NewSource(seed))
+		lc := linkConfig{
+			Rate:     []float64{1e6, 1e7, 1e8, 1e9}[rng.Intn(4)],
+			Delay:    time.Duration(rng.Intn(5000)) * time.Microsecond,
+			Jitter:   time.Duration(rng.Intn(3)) * time.Duration(rng.Intn(1000)) * time.Microsecond,
+			Loss:     float64(rng.Intn(3)) * rng.Float64() * 0.03,
+			Dup:      float64(rng.Intn(2)) * rng.Float64() * 0.03,
+			Corrupt:  float64(rng.Intn(2)) * rng.Float64() * 0.03,
+			MaxQueue: time.Duration(rng.Intn(2)) * 20 * time.Millisecond,
+		}
+		type side struct {
+			mtu, snd, rcv      int
+			cc                 string
+			noSACK, noTS, noWS bool
+		}
+		var sides [2]side
+		for i := range sides {
+			sides[i] = side{
+				mtu:    []int{576, 1280, 1500, 9000}[rng.Intn(4)],
+				snd:    []int{2048, 16384, 262144, 1 << 20}[rng.Intn(4)],
+				rcv:    []int{2048, 16384, 262144, 1 << 20}[rng.Intn(4)],
+				cc:     []string{"cubic", "newreno"}[rng.Intn(2)],
+				noSACK: rng.Intn(3) == 0, noTS: rng.Intn(3) == 0, noWS: rng.Intn(3) == 0,
+			}
+		}
+		n := uint64(64<<10 + rng.Intn(256<<10))
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+			sm := transfer(t, lc, seed, n, func(c *Config) {
+				sd := sides[c.ISNSecret[0]-1]
+				c.MTU, c.SendBufSize, c.RecvBufSize, c.Congestion = sd.mtu, sd.snd, sd.rcv, sd.cc
+				c.NoSACK, c.NoTimestamps, c.NoWindowScale = sd.noSACK, sd.noTS, sd.noWS
+			})
+			st := sm.a.Stats()
+			t.Logf("%+v %+v: retrans %d rto %d zwp %d", lc, sides, st.Retransmits, st.Timeouts, st.ZeroWindowProbes)
+		})
 	}
 }
