@@ -161,6 +161,7 @@ func (m *Msg) beginSlow(op string, p *Port) {
 	}
 	if m.replied.Load() != 0 {
 		m.replied.Store(0)
+		m.inflight = false
 	}
 	if m.opts&MsgAbortable != 0 {
 		m.abortReq.Store(0)
@@ -193,30 +194,46 @@ func (td *Thread) SendMsg(p *Port, m Message) {
 func (td *Thread) DoMsg(p *Port, m Message) error {
 	c := td.assertRunning("DoMsg")
 	b := m.Base()
-	if b.ReplyPort == nil {
-		b.ReplyPort = td.port
-	}
-	// begin, written out: this is the path that must cost about a function call.
-	if b.flags&(MsgDone|MsgQueued) != MsgDone || p == nil || b.opts&MsgAbortable != 0 || b.replied.Load() != 0 {
+	// begin, written out: this is the path that must cost about a function call. inflight
+	// is only read by the originator, which is here, so it is set only if we wait; it is
+	// already false (beginSlow clears it when a previous reply was taken by GetMsg).
+	if b.flags&(MsgDone|MsgQueued) != MsgDone || b.ReplyPort == nil || p == nil ||
+		b.opts&MsgAbortable != 0 || b.replied.Load() != 0 {
 		b.beginSlow("DoMsg", p)
+		if b.ReplyPort == nil {
+			b.ReplyPort = td.port
+		}
 	}
-	b.inflight = true
-	b.target = p
+	if b.target != p { // (skips a write barrier when a message is reused on one port)
+		b.target = p
+	}
 	b.flags = MsgSync
-	var err error
-	if p.handler != nil && p.owner == td && p.direct {
-		// A service port's put with the owner as caller: exactly what servicePut would do,
-		// without the indirect call.
-		err = p.handler(td, m)
-	} else {
-		err = p.putFn(c, p, m)
+	if p.owner != td || !p.direct {
+		return td.doMsgPut(c, p, m, b)
 	}
+	// A service port's put with its owner as the caller: exactly what servicePut does,
+	// without the indirect call.
+	err := p.handler(td, m)
+	if err == EASYNC {
+		b.inflight = true
+		return td.WaitMsg(m)
+	}
+	if err != nil || b.err != nil {
+		b.err = err
+	}
+	b.flags = MsgDone | MsgReply
+	return err
+}
+
+// doMsgPut is DoMsg through the port's put function.
+func (td *Thread) doMsgPut(c *CPU, p *Port, m Message, b *Msg) error {
+	err := p.putFn(c, p, m)
 	if err != EASYNC {
 		b.err = err
 		b.flags = MsgDone | MsgReply
-		b.inflight = false
 		return err
 	}
+	b.inflight = true
 	return td.WaitMsg(m)
 }
 
