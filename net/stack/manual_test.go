@@ -39,6 +39,10 @@ func (m *manualLoops) run() {
 			}
 			l.poll()
 		}
+		// A poll may have queued work for a loop already visited.
+		for _, l := range m.loops {
+			busy = busy || len(l.q) > 0
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"damselfly/net/arp"
 	"damselfly/net/ether"
+	"damselfly/net/icmp"
 	"damselfly/net/ipv4"
 	"damselfly/net/link"
 	"damselfly/net/tcp"
@@ -259,6 +260,11 @@ func newProto(s *Stack, i int) *proto {
 	p.arp = arp.NewCache(s.mac, s.iface().addr, p.sendFrame, p.sendResolved)
 	p.arp.NoReply = i != 0
 	p.arp.Unreachable = p.hostUnreachable
+	// RFC 792/1122: a datagram whose reassembly timed out is reported to
+	// its sender with time exceeded, code 1, when fragment 0 arrived.
+	p.reasm.Expired = func(first []byte) {
+		p.sendError(icmp.TypeTimeExceeded, icmp.CodeReassemblyTime, 0, ipv4.Header(first))
+	}
 	tc := tcp.Config{
 		Now: s.cfg.Now, Output: p.outputTCP, MTU: s.mtu, ISNSecret: s.cfg.ISNSecret,
 	}

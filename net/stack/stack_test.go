@@ -216,3 +216,40 @@ func FuzzInputFrame(f *testing.F) {
 		ml.run()
 	})
 }
+
+func TestReassemblyTimeoutSendsTimeExceeded(t *testing.T) {
+	pr := newPair(t, 1, 2, Ports{}, false)
+	srv, _ := pr.b.ListenUDP(netip.AddrPortFrom(netip.Addr{}, 5000))
+	defer srv.Close()
+	// Send only the first fragment of a large datagram from A by hand.
+	p := pr.a.threads[0]
+	p.loop.Post(func() {
+		payload := make([]byte, 3000)
+		d := make([]byte, ipv4.MinHeaderLen+len(payload))
+		ipv4.Encode(d, ipv4.Fields{ID: 99, Protocol: ipv4.ProtoUDP, Src: pr.a.Addr(), Dst: pr.b.Addr()}, len(payload))
+		frags, err := ipv4.Fragment(d, 1500)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		fb := make([]byte, 14+len(frags[0]))
+		copy(fb[14:], frags[0])
+		p.sendIP(fb, pr.b.Addr())
+	})
+	pr.ml.run()
+	if st := pr.b.Stats().Total; st.Reassembly.Fragments != 1 {
+		t.Fatalf("fragments %d", st.Reassembly.Fragments)
+	}
+	d, ok := pr.ml.next()
+	if !ok {
+		t.Fatal("no reassembly timer")
+	}
+	pr.clk.t = d
+	pr.ml.run()
+	if st := pr.b.Stats().Total; st.Reassembly.Timeouts != 1 || st.ICMPErrorsOut != 1 {
+		t.Fatalf("timeouts %d icmp errors out %d", st.Reassembly.Timeouts, st.ICMPErrorsOut)
+	}
+	if st := pr.a.Stats().Total; st.ICMPErrorsIn != 1 {
+		t.Fatalf("A got %d ICMP errors", st.ICMPErrorsIn)
+	}
+}

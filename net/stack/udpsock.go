@@ -133,11 +133,16 @@ func (c *UDPConn) WriteToUDPAddrPort(b []byte, dst netip.AddrPort) (int, error) 
 	if !dst.Addr().Is4() {
 		return 0, c.opErr("write", errors.New("not an IPv4 address"))
 	}
-	d := udp.Build(c.local, dst, b)
-	p := c.s.threads[c.s.owner(c.local, dst)]
+	src := c.local
+	if src.Addr().IsUnspecified() {
+		// Bound before DHCP gave us an address: send from the current one.
+		src = netip.AddrPortFrom(c.s.iface().addr, src.Port())
+	}
+	d := udp.Build(src, dst, b)
+	p := c.s.threads[c.s.owner(src, dst)]
 	p.loop.Post(func() {
 		p.ctr.udpOut++
-		p.output(ipv4.ProtoUDP, c.local.Addr(), dst.Addr(), d, false)
+		p.output(ipv4.ProtoUDP, src.Addr(), dst.Addr(), d, false)
 	})
 	return len(b), nil
 }
