@@ -46,6 +46,7 @@ type sender struct {
 	dupAcks    int
 	inRecovery bool
 	recover    uint32 // RFC 6582 "recover": max when recovery began
+	afterRTO   bool   // dup ACKs below recover are from before an RTO
 	highRxt    uint32 // RFC 6675 HighRxt
 	rexmitUna  bool   // retransmit the segment at una first
 	sb         scoreboard
@@ -450,7 +451,10 @@ func (c *Conn) processAck(h Header, o *Options, dataLen int) bool {
 		}
 	} else if dup {
 		snd.dupAcks++
-		if !snd.inRecovery && (!c.sackOK && snd.dupAcks >= dupThresh ||
+		if snd.afterRTO && seqGT(snd.una, snd.recover) {
+			snd.afterRTO = false
+		}
+		if !snd.inRecovery && (!c.sackOK && snd.dupAcks >= dupThresh && !snd.afterRTO ||
 			c.sackOK && seqLT(snd.una, snd.sb.lossEdge(snd.una, c.smss(), c.lossThresh()))) {
 			snd.inRecovery = true
 			snd.recover = snd.max
@@ -541,7 +545,10 @@ func (c *Conn) onRTO() {
 	// it SACKed, so start over from the cumulative ACK.
 	snd.sb.clear()
 	snd.highRxt = snd.una
-	snd.recover = snd.max // RFC 6582 §4: no fast retransmit for older dups
+	// RFC 6582 §3.2 step 2 (and §4.1): duplicate ACKs for data sent
+	// before the timeout do not start a fast retransmit.
+	snd.recover = snd.max
+	snd.afterRTO = true
 	snd.nxt = snd.una
 	snd.rttTiming = false
 	snd.rto = min(2*snd.rto, s.cfg.MaxRTO)
