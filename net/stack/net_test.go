@@ -149,6 +149,25 @@ func TestTCPEchoAcrossThreads(t *testing.T) {
 	}
 }
 
+func TestDialFromLandsOnCPU(t *testing.T) {
+	for _, part := range []Partition{Ports{}, Toeplitz{}} {
+		lp := newLivePair(t, 3, 5, part, link.Impairments{})
+		l, _ := lp.b.ListenTCP(netip.AddrPortFrom(netip.Addr{}, 7), 16)
+		echoServer(t, l)
+		for cpu := 0; cpu < 6; cpu++ {
+			c, err := lp.a.DialTCPFrom(context.Background(), cpu, netip.AddrPortFrom(lp.b.Addr(), 7))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Thread() != cpu%3 || lp.a.owner(c.local, c.remote) != cpu%3 {
+				t.Fatalf("%s: dial from cpu %d landed on thread %d", part.Name(), cpu, c.Thread())
+			}
+			c.Close()
+		}
+		l.Close()
+	}
+}
+
 func TestTCPImpairedLink(t *testing.T) {
 	lp := newLivePair(t, 2, 2, Toeplitz{}, link.Impairments{
 		Loss: 0.01, Duplicate: 0.01, Corrupt: 0.005, Reorder: 0.01, Delay: 200 * time.Microsecond,

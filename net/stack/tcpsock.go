@@ -237,6 +237,19 @@ func (s *Stack) DialTCP(ctx context.Context, remote netip.AddrPort) (*TCPConn, e
 	return s.dialOn(ctx, t, remote)
 }
 
+// DialTCPFrom is DialTCP for a caller that runs on CPU cpu (an LWKT
+// thread knows its CPU): the connection lands on that CPU's protocol
+// thread (cpu mod Threads).
+func (s *Stack) DialTCPFrom(ctx context.Context, cpu int, remote netip.AddrPort) (*TCPConn, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	if cpu < 0 {
+		return nil, fmt.Errorf("stack: dial from cpu %d", cpu)
+	}
+	return s.dialOn(ctx, cpu%len(s.threads), remote)
+}
+
 func (s *Stack) dialOn(ctx context.Context, t int, remote netip.AddrPort) (*TCPConn, error) {
 	p := s.threads[t]
 	var c *TCPConn
