@@ -39,8 +39,9 @@ func FuzzRxAssembler(f *testing.F) {
 		in = in[1:]
 		a := assembler{
 			hdrLen: HeaderLen, mrg: cfg&1 != 0, guestTSO: cfg&4 != 0,
-			maxFrame: 14 + 4 + 1500,
-			bufSize:  64 << (cfg >> 4 & 7),
+			maxFrame:  14 + 4 + 1500,
+			bufSize:   64 << (cfg >> 4 & 7),
+			copyBreak: int(cfg&8) * 32,
 		}
 		if cfg&2 != 0 {
 			a.hdrLen = HeaderHashLen

@@ -11,8 +11,10 @@ package vnet
 //
 // Ownership: link.Receiver owns the frame it is given. A frame that fits
 // one buffer is handed over in that buffer (no copy) and the refill
-// allocates a replacement; a frame spanning several is copied out as its
-// buffers arrive and the buffers are reposted as they are.
+// allocates a replacement, unless it is short (Options.CopyBreak): then it
+// is copied into a slice of its size and the buffer reposted. A frame
+// spanning several buffers is copied out as they arrive and the buffers
+// are reposted as they are.
 //
 // The device is not trusted: the assembler checks every length against
 // the buffer and the link, and a refused frame is counted and its buffers
@@ -44,8 +46,9 @@ func newRxq(d *Device, q *virtio.Queue, c *irqCtl, bufSize int) *rxq {
 	return &rxq{q: q, ctl: c, bufSize: bufSize, cs: make([]virtio.Completion, 0, q.Size()),
 		asm: assembler{
 			hdrLen: d.hdrLen, mrg: d.features&FeatureMrgRxBuf != 0, maxFrame: d.maxFrame,
-			bufSize:  bufSize,
-			guestTSO: d.features&FeatureGuestTSO4 != 0,
+			bufSize:   bufSize,
+			copyBreak: d.copyBreak,
+			guestTSO:  d.features&FeatureGuestTSO4 != 0,
 		}}
 }
 
@@ -75,6 +78,8 @@ type assembler struct {
 	guestTSO bool
 	maxFrame int
 	bufSize  int
+	// copyBreak: one-buffer frames up to this length are copied out.
+	copyBreak int
 
 	// The frame being assembled from several buffers.
 	frame  []byte
@@ -117,6 +122,15 @@ func (a *assembler) push(buf []byte, n int, st *queueStats) (f rxFrame, ok, hand
 	}
 	data := buf[a.hdrLen:n]
 	if nb == 1 {
+		if len(data) <= a.copyBreak {
+			// Small frames (ACKs, ARP) are copied into a slice of their
+			// size and the buffer reposted: a 60-byte frame must not pin
+			// a 1.5 KiB buffer while it waits in a protocol thread's inbox.
+			small := make([]byte, len(data))
+			copy(small, data)
+			f, ok = a.finish(h, small, st)
+			return f, ok, false
+		}
 		f, ok = a.finish(h, data, st)
 		return f, ok, ok
 	}

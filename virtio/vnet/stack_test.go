@@ -135,13 +135,19 @@ func TestStackOverDriver(t *testing.T) {
 				t.Fatalf("%d cross-thread hops", sa.Total.HopsIn)
 			}
 			ds := r.drv.Stats()
+			used := 0
 			for _, q := range ds.Queues {
 				if len(q.Drops) != 0 && !(len(q.Drops) == 1 && q.Drops["tx_ring_full"] > 0) {
 					t.Fatalf("queue %d drops %v", q.Queue, q.Drops)
 				}
-				if c.rss && q.RxFrames == 0 {
-					t.Fatalf("queue %d received nothing: %+v", q.Queue, ds.Queues)
+				if q.RxFrames > 0 {
+					used++
 				}
+			}
+			// 12 connections from sequential ephemeral ports all hashing
+			// to one queue would be a ~1e-5 event: steering is not spreading.
+			if c.rss && used < 2 {
+				t.Fatalf("frames on %d queue(s) only: %+v", used, ds.Queues)
 			}
 		})
 	}

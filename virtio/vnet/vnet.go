@@ -56,8 +56,13 @@ type Options struct {
 	// RxBufSize is the size of each posted receive buffer with MRG_RXBUF
 	// (default: header + MTU + 18, rounded up to 64 bytes).
 	RxBufSize int
-	// Budget is the most frames one poll round delivers (default 64).
+	// Budget is the most receive buffers one poll round takes (default 64).
 	Budget int
+	// CopyBreak: received frames up to this many bytes are copied into a
+	// slice of their size and their buffer reused; longer ones are handed
+	// over in the buffer the device wrote (default 256; negative: never
+	// copy).
+	CopyBreak int
 	// RSSKey is the Toeplitz key programmed with RSS (default SymmetricKey()).
 	RSSKey []byte
 	// Disable lists feature bits not to negotiate even when offered.
@@ -75,17 +80,18 @@ type Options struct {
 // Device is a virtio-net device. It implements link.Endpoint over all its
 // queue pairs, and link.RSSKeyed when the device hashes received frames.
 type Device struct {
-	name     string
-	t        virtio.Transport
-	dma      virtio.DMA
-	features uint64
-	mac      ether.MAC
-	mtu      int
-	hdrLen   int
-	maxFrame int // longest received frame accepted (Ethernet header on)
-	maxTx    int // longest frame Send accepts
-	budget   int
-	maxPairs int
+	name      string
+	t         virtio.Transport
+	dma       virtio.DMA
+	features  uint64
+	mac       ether.MAC
+	mtu       int
+	hdrLen    int
+	maxFrame  int // longest received frame accepted (Ethernet header on)
+	maxTx     int // longest frame Send accepts
+	budget    int
+	copyBreak int
+	maxPairs  int
 
 	pairs    []*pair
 	ctrl     *ctrlq
@@ -141,6 +147,9 @@ func New(t virtio.Transport, dma virtio.DMA, o Options) (*Device, error) {
 	if o.Budget <= 0 {
 		o.Budget = 64
 	}
+	if o.CopyBreak == 0 {
+		o.CopyBreak = 256
+	}
 	if o.Queues <= 0 {
 		o.Queues = runtime.NumCPU()
 	}
@@ -155,7 +164,7 @@ func New(t virtio.Transport, dma virtio.DMA, o Options) (*Device, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vnet: %s: %w", o.Name, err)
 	}
-	d := &Device{name: o.Name, t: t, dma: dma, features: f, budget: o.Budget,
+	d := &Device{name: o.Name, t: t, dma: dma, features: f, budget: o.Budget, copyBreak: o.CopyBreak,
 		onLink: o.OnLink, schedule: o.Schedule, stop: make(chan struct{})}
 	if err := d.readConfig(o); err != nil {
 		virtio.Fail(t)
@@ -366,6 +375,20 @@ func (d *Device) RSSKey() []byte { return d.rssKey }
 // SetReceiver implements link.Endpoint. Frames of queue pairs without
 // their own receiver (Queue(i).SetReceiver) go here.
 func (d *Device) SetReceiver(r link.Receiver) { d.recv.Store(&r) }
+
+// QueueReceiver takes a received frame with the queue pair it came in on.
+type QueueReceiver func(queue int, frame []byte, rss link.RSS)
+
+// SetQueueReceiver installs r on every queue pair: a stack that knows
+// which CPU polls which pair can tell a frame that arrived on its owner's
+// queue from one that must hop (and count it).
+func (d *Device) SetQueueReceiver(r QueueReceiver) {
+	for _, p := range d.pairs {
+		q := p.index
+		var f link.Receiver = func(frame []byte, rss link.RSS) { r(q, frame, rss) }
+		p.recv.Store(&f)
+	}
+}
 
 // Send implements link.Endpoint: the frame goes out on the queue pair its
 // flow hashes to (the pair whose receive queue RSS uses for the reply), so

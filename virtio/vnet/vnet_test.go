@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"damselfly/net/link"
 	"damselfly/net/stack"
 	"damselfly/virtio"
 	"damselfly/virtio/vnet"
@@ -382,5 +383,31 @@ func TestRSSRefusedTableFallsBack(t *testing.T) {
 	table, _, _, steer, _ := r.sim.RSS()
 	if !steer || len(table) != 64 {
 		t.Fatalf("steer %v table %d", steer, len(table))
+	}
+}
+
+func TestQueueReceiverAndCopyBreak(t *testing.T) {
+	r := newRig(t, false, vnetsim.Options{Pairs: 2, RSS: true}, vnet.Options{Queues: 2, CopyBreak: 100})
+	type got struct {
+		q int
+		f []byte
+	}
+	ch := make(chan got, 64)
+	r.drv.SetQueueReceiver(func(q int, f []byte, _ link.RSS) { ch <- got{q, f} })
+	local := netip.MustParseAddrPort("10.0.2.15:80")
+	for i := range 40 {
+		src := netip.AddrPortFrom(netip.MustParseAddr("10.0.2.2"), uint16(40000+i))
+		f := tcpFrame(src, local, make([]byte, i*10)) // 54..444 bytes: both sides of the copy break
+		r.sim.Receive(f)
+		g := <-ch
+		if want := partition.Thread(src, local, 2); g.q != want || !bytes.Equal(g.f, f) {
+			t.Fatalf("flow %v: queue %d want %d", src, g.q, want)
+		}
+		if len(f) <= 100 && cap(g.f) != len(g.f) {
+			t.Fatalf("%d-byte frame not copied out (cap %d)", len(f), cap(g.f))
+		}
+		if len(f) > 100 && cap(g.f) == len(g.f) {
+			t.Fatalf("%d-byte frame copied", len(f))
+		}
 	}
 }
