@@ -24,6 +24,7 @@ func BenchmarkIPIRoundTrip(b *testing.B) {
 	pong := func(cpu int, arg any) { back++ }
 	ping := func(cpu int, arg any) { q.Send(1, 0, pong, nil) }
 	b.ResetTimer()
+	cm := startCPU(b)
 	for i := 0; i < b.N; i++ {
 		q.Send(0, 1, ping, nil)
 		for back <= i {
@@ -33,6 +34,7 @@ func BenchmarkIPIRoundTrip(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	cm.stop()
 	stop.Store(true)
 	q.Kick(1)
 	wg.Wait()

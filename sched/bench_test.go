@@ -89,10 +89,12 @@ func benchDoMsg(b *testing.B, ncpu, server int) {
 	s.Run(0, ThreadOpts{}, func(td *Thread) {
 		m := newMsg(1, nil, 0)
 		b.ResetTimer()
+		cm := startCPU(b)
 		for i := 0; i < b.N; i++ {
 			td.DoMsg(p, m)
 		}
 		b.StopTimer()
+		cm.stop()
 		td.SendMsg(p, newMsg(-1, td.Port(), 0))
 	})
 }
@@ -113,10 +115,12 @@ func BenchmarkThreadSwitch(b *testing.B) {
 			}
 		})
 		b.ResetTimer()
+		cm := startCPU(b)
 		for i := 0; i < n; i++ {
 			td.Yield()
 		}
 		b.StopTimer()
+		cm.stop()
 		waitFor(td, func() bool {
 			select {
 			case <-other.Done():
@@ -136,10 +140,13 @@ func BenchmarkChanRoundTrip(b *testing.B) {
 			pong <- v + 1
 		}
 	}()
+	cm := startCPU(b)
 	for i := 0; i < b.N; i++ {
 		ping <- i
 		<-pong
 	}
+	b.StopTimer()
+	cm.stop()
 	close(ping)
 }
 
@@ -188,9 +195,12 @@ func BenchmarkMutexQueue(b *testing.B) {
 			rep.put(v + 1)
 		}
 	}()
+	cm := startCPU(b)
 	for i := 0; i < b.N; i++ {
 		req.put(i)
 		rep.get()
 	}
+	b.StopTimer()
+	cm.stop()
 	req.put(-1)
 }

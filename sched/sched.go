@@ -26,8 +26,12 @@ type CPU struct {
 	slots     [sleepSlots]int32  // sleepers per ident hash slot (for the system's masks)
 
 	// active counts threads running on this CPU: the per-CPU exclusivity check on every
-	// switch. It is atomic so that a broken invariant cannot hide behind a data race.
-	active atomic.Int32
+	// switch. Only the CPU's loop touches it; were two goroutines ever to run one CPU's
+	// loop, the check would fail or the race detector would report it.
+	active int
+	// nswitch counts switches; published to stats.switches every 64 and when idle, so
+	// the switch path carries no locked instruction for it.
+	nswitch uint64
 
 	stats cpuCounters
 }
@@ -209,6 +213,7 @@ func (c *CPU) Run() {
 				continue
 			}
 			c.stats.idleWaits.Add(1)
+			c.stats.switches.Store(c.nswitch)
 			q.Idle(c.id, c.idleTimeout())
 			continue
 		}
@@ -218,19 +223,23 @@ func (c *CPU) Run() {
 
 // run switches to td until it switches out, then files it according to why it stopped.
 func (c *CPU) run(td *Thread) {
-	if n := c.active.Add(1); n != 1 {
-		panic(fmt.Sprintf("sched: cpu %d: %d threads running at once", c.id, n))
+	c.active++
+	if c.active != 1 || c.cur != nil {
+		panic(fmt.Sprintf("sched: cpu %d: %d threads running at once", c.id, c.active))
 	}
 	if check := c.sys.opts.SwitchCheck; check != nil {
 		check(c.id)
 	}
 	c.cur = td
 	td.running = true
-	c.stats.switches.Add(1)
+	c.nswitch++
+	if c.nswitch&63 == 0 {
+		c.stats.switches.Store(c.nswitch)
+	}
 	_, alive := td.resume()
 	td.running = false
 	c.cur = nil
-	c.active.Add(-1)
+	c.active--
 	td.releaseTokens()
 	preempted := td.preempted
 	td.preempted = false
