@@ -37,8 +37,9 @@ func (d *deadline) get() (time.Time, <-chan struct{}) {
 
 // wait blocks until wake fires, the deadline passes (os.ErrDeadlineExceeded,
 // which net.Error reports as a timeout), the deadline changes (nil: the
-// caller retries), or closed is closed (errClosed).
-func (d *deadline) wait(wake <-chan struct{}, closed <-chan struct{}, errClosed error) error {
+// caller retries), closed is closed (errClosed: the socket was closed) or
+// down is closed (ErrClosed: the stack was shut down).
+func (d *deadline) wait(wake, closed, down <-chan struct{}, errClosed error) error {
 	t, changed := d.get()
 	var timeout <-chan time.Time
 	if !t.IsZero() {
@@ -57,6 +58,8 @@ func (d *deadline) wait(wake <-chan struct{}, closed <-chan struct{}, errClosed 
 		return nil
 	case <-closed:
 		return errClosed
+	case <-down:
+		return ErrClosed
 	case <-timeout:
 		return os.ErrDeadlineExceeded
 	}

@@ -261,6 +261,31 @@ func TestDeadlinesAndErrors(t *testing.T) {
 	}
 }
 
+func TestCloseWakesBlockedCalls(t *testing.T) {
+	lp := newLivePair(t, 2, 2, Ports{}, link.Impairments{})
+	l, _ := lp.b.ListenTCP(netip.AddrPortFrom(netip.Addr{}, 7), 4)
+	u, _ := lp.b.ListenUDP(netip.AddrPortFrom(netip.Addr{}, 7))
+	c, err := lp.a.DialTCP(context.Background(), netip.AddrPortFrom(lp.b.Addr(), 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 3)
+	go func() { _, err := l.Accept(); errs <- err }()
+	go func() { _, err := sc.Read(make([]byte, 1)); errs <- err }()
+	go func() { _, _, err := u.ReadFrom(make([]byte, 1)); errs <- err }()
+	lp.b.Close()
+	for i := 0; i < 3; i++ {
+		if err := <-errs; !errors.Is(err, ErrClosed) {
+			t.Fatalf("blocked call returned %v, want ErrClosed", err)
+		}
+	}
+	c.Close()
+}
+
 func TestHTTPOverStacks(t *testing.T) {
 	lp := newLivePair(t, 3, 3, Toeplitz{}, link.Impairments{})
 	l, err := lp.b.Listen("tcp", ":80")

@@ -55,6 +55,7 @@ type Stack struct {
 	// it; only New and the DHCP client (on thread 0) store it.
 	ifc     atomic.Pointer[iface]
 	ready   chan struct{} // closed once an address is configured
+	down    chan struct{} // closed by Close: wakes every blocked socket call
 	mtu     int
 	part    Partition
 	threads []*proto
@@ -114,7 +115,7 @@ func New(cfg Config) (*Stack, error) {
 		rand.Read(cfg.ISNSecret[:])
 	}
 	s := &Stack{
-		cfg: cfg, link: cfg.Link, mac: cfg.Link.MAC(), ready: make(chan struct{}),
+		cfg: cfg, link: cfg.Link, mac: cfg.Link.MAC(), ready: make(chan struct{}), down: make(chan struct{}),
 		mtu: cfg.Link.MTU(), part: cfg.Partition,
 		tcpPorts: map[uint16]int{}, udpSocks: map[uint16]udpReceiver{},
 	}
@@ -200,6 +201,7 @@ func (s *Stack) Close() {
 		return
 	}
 	s.link.SetReceiver(func([]byte, link.RSS) {})
+	close(s.down)
 	for _, p := range s.threads {
 		p.loop.Stop()
 	}

@@ -85,7 +85,7 @@ func (c *TCPConn) Read(b []byte) (int, error) {
 		if !errors.Is(err, tcp.ErrWouldBlock) {
 			return n, c.opErr("read", err)
 		}
-		if err := c.rdl.wait(c.rwake, c.closed, net.ErrClosed); err != nil {
+		if err := c.rdl.wait(c.rwake, c.closed, c.s.down, net.ErrClosed); err != nil {
 			return 0, c.opErr("read", err)
 		}
 	}
@@ -115,7 +115,7 @@ func (c *TCPConn) Write(b []byte) (int, error) {
 			return total, c.opErr("write", err)
 		}
 		if total < len(b) {
-			if err := c.wdl.wait(c.wwake, c.closed, net.ErrClosed); err != nil {
+			if err := c.wdl.wait(c.wwake, c.closed, c.s.down, net.ErrClosed); err != nil {
 				return total, c.opErr("write", err)
 			}
 		}
@@ -379,6 +379,8 @@ func (l *TCPListener) AcceptTCP() (*TCPConn, error) {
 		return c, nil
 	case <-l.closed:
 		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.Addr(), Err: net.ErrClosed}
+	case <-l.s.down:
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.Addr(), Err: ErrClosed}
 	}
 }
 

@@ -113,7 +113,7 @@ func (c *UDPConn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
 		if c.rdl.expired() {
 			return 0, netip.AddrPort{}, c.opErr("read", os.ErrDeadlineExceeded)
 		}
-		if err := c.rdl.wait(c.wake, c.closed, net.ErrClosed); err != nil {
+		if err := c.rdl.wait(c.wake, c.closed, c.s.down, net.ErrClosed); err != nil {
 			return 0, netip.AddrPort{}, c.opErr("read", err)
 		}
 	}
