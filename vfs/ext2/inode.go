@@ -116,6 +116,15 @@ func (r rawInode) isFastSymlink(blockSize int64) bool {
 	return r.Blocks()-eaBlocks == 0 && r.Size() < fastSymlinkMax
 }
 
+// fsBlocks is i_blocks in filesystem blocks (i_blocks counts 512-byte units unless the
+// inode has the huge_file flag, then filesystem blocks).
+func (r rawInode) fsBlocks(blockSize int64) uint64 {
+	if r.Flags()&flagHugeFile != 0 {
+		return uint64(r.Blocks())
+	}
+	return uint64(r.Blocks()) / uint64(blockSize/512)
+}
+
 // validateInode checks what the block mapper and directory code rely on.
 func validateInode(r rawInode, g *geometry, ino uint32) error {
 	if r.Flags()&(flagExtents|flagInlineData) != 0 {
@@ -126,6 +135,13 @@ func validateInode(r rawInode, g *geometry, ino uint32) error {
 	}
 	if r.Mode()&sIFMT == sIFDIR && r.Size()%g.blockSize != 0 {
 		return corrupt("inode %d: directory size %d not a multiple of the block size", ino, r.Size())
+	}
+	// Directories are never sparse, so their size is bounded by the blocks they own, which is
+	// bounded by the filesystem: this caps every directory scan by the real disk size.
+	if blocks := r.fsBlocks(g.blockSize); blocks > uint64(g.blocksCount) {
+		return corrupt("inode %d: %d blocks in a filesystem of %d", ino, blocks, g.blocksCount)
+	} else if r.Mode()&sIFMT == sIFDIR && uint64(r.Size()/g.blockSize) > blocks {
+		return corrupt("inode %d: directory of %d bytes owns only %d blocks", ino, r.Size(), blocks)
 	}
 	if r.Mode()&sIFMT == sIFLNK && r.Size() >= g.blockSize {
 		return corrupt("inode %d: symlink of %d bytes", ino, r.Size())
