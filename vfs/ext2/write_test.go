@@ -343,9 +343,9 @@ func TestRandomOpsAgainstModel(t *testing.T) {
 			m := newModel()
 			r := rand.New(rand.NewSource(int64(bs) * 7))
 			var hist []string
-			for i := 0; i < 400; i++ {
+			for i := 0; i < 600; i++ {
 				hist = append(hist, step(t, f, m, r, bs))
-				if i%100 == 99 {
+				if i%150 == 149 {
 					m.checkAgainst(t, f)
 				}
 			}
