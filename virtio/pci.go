@@ -160,8 +160,28 @@ func (w window) Write32(off uint32, v uint32) {
 	}
 }
 
-// PCI is the modern virtio-pci transport (§4.1). MSI-X vectors are not
-// programmed (interrupts use INTx and the ISR status); see docs/blk.md.
+// PCIConfigWriter is implemented by PCI functions whose configuration space
+// can be written (needed to enable MSI-X).
+type PCIConfigWriter interface {
+	ConfigWrite16(off uint32, v uint16)
+}
+
+// MSI-X capability (PCI Local Bus 3.0 §6.8.2).
+const (
+	MSIXMsgCtl      = 2 // Message Control: table size - 1 (10:0), function mask (14), enable (15)
+	MSIXTable       = 4 // Table Offset/BIR
+	MSIXCtlSizeMask = 0x07ff
+	MSIXCtlMask     = 1 << 14
+	MSIXCtlEnable   = 1 << 15
+	MSIXEntrySize   = 16 // addr lo, addr hi, data, vector control (bit 0: masked)
+	MSIXBIRMask     = 7
+
+	// NoVector is VIRTIO_MSI_NO_VECTOR (§4.1.4.3).
+	NoVector = 0xffff
+)
+
+// PCI is the modern virtio-pci transport (§4.1). Interrupts use INTx and
+// the ISR status unless EnableMSIX programmed per-queue vectors.
 type PCI struct {
 	dev      PCIDevice
 	id       uint32
@@ -172,6 +192,7 @@ type PCI struct {
 	mult     uint32
 	mu       sync.Mutex // notifyOff
 	notifOff map[int]uint32
+	msixVecs int // vectors in use after EnableMSIX; 0: INTx
 }
 
 // NewPCI identifies a virtio PCI function and maps its structures.
@@ -277,6 +298,13 @@ func (p *PCI) SetQueue(q *Queue) error {
 		c.Write32(f.off, uint32(f.v))
 		c.Write32(f.off+4, uint32(f.v>>32))
 	}
+	if p.msixVecs > 0 {
+		v := p.QueueVector(q.Index())
+		c.Write16(CommonQueueMSIXVector, uint16(v))
+		if got := c.Read16(CommonQueueMSIXVector); got != uint16(v) {
+			return fmt.Errorf("virtio-pci: queue %d: device refused MSI-X vector %d (%#x)", q.Index(), v, got)
+		}
+	}
 	off := uint32(c.Read16(CommonQueueNotifyOff)) * p.mult
 	if !p.notify.ok(off, 2) {
 		return fmt.Errorf("virtio-pci: queue %d notify offset %d outside the notify region", q.Index(), off)
@@ -304,3 +332,74 @@ func (p *PCI) ReadConfig32(off uint32) uint32 { return p.devcfg.Read32(off) }
 
 // AckInterrupt reads the ISR status; reading clears it (§4.1.4.5).
 func (p *PCI) AckInterrupt() uint32 { return uint32(p.isr.Read8(0)) }
+
+// EnableMSIX programs the function's MSI-X table and switches the device
+// to message interrupts (§4.1.5.1.2, PCI 3.0 §6.8.2): msg(v) gives the
+// address and data of vector v (the board's LAPIC message). Vector 0
+// carries configuration changes; queues share vectors 1.. round-robin (or
+// all use vector 0 if the table has one entry). Call it after NewPCI and
+// before the driver sets up its queues; it returns the vectors in use.
+// With MSI-X on, the ISR is not used: the handler of a queue's vector
+// reaps that queue.
+func (p *PCI) EnableMSIX(msg func(vector int) (addr uint64, data uint32)) (int, error) {
+	w, ok := p.dev.(PCIConfigWriter)
+	if !ok {
+		return 0, errors.New("virtio-pci: configuration space is read-only here")
+	}
+	pos, err := findPCICap(p.dev, PCICapMSIX)
+	if err != nil {
+		return 0, err
+	}
+	ctl := p.dev.ConfigRead16(pos + MSIXMsgCtl)
+	n := int(ctl&MSIXCtlSizeMask) + 1
+	tbl := p.dev.ConfigRead32(pos + MSIXTable)
+	bar, err := p.dev.BAR(int(tbl & MSIXBIRMask))
+	if err != nil {
+		return 0, fmt.Errorf("virtio-pci: MSI-X table BAR: %w", err)
+	}
+	t := window{r: bar, base: tbl &^ MSIXBIRMask, n: uint32(n * MSIXEntrySize)}
+	for v := 0; v < n; v++ {
+		addr, data := msg(v)
+		e := uint32(v * MSIXEntrySize)
+		t.Write32(e+12, 1) // masked while it changes
+		t.Write32(e, uint32(addr))
+		t.Write32(e+4, uint32(addr>>32))
+		t.Write32(e+8, data)
+		t.Write32(e+12, 0)
+	}
+	w.ConfigWrite16(pos+MSIXMsgCtl, (ctl|MSIXCtlEnable)&^MSIXCtlMask)
+	p.common.Write16(CommonMSIXConfig, 0)
+	if got := p.common.Read16(CommonMSIXConfig); got != 0 {
+		w.ConfigWrite16(pos+MSIXMsgCtl, ctl&^MSIXCtlEnable)
+		return 0, fmt.Errorf("virtio-pci: device refused the configuration vector (%#x)", got)
+	}
+	p.msixVecs = n
+	return n, nil
+}
+
+// QueueVector returns the MSI-X vector of queue q (meaningful after
+// EnableMSIX).
+func (p *PCI) QueueVector(q int) int {
+	if p.msixVecs <= 1 {
+		return 0
+	}
+	return 1 + q%(p.msixVecs-1)
+}
+
+// findPCICap returns the position of the first capability with id.
+func findPCICap(c PCIDevice, id uint8) (uint32, error) {
+	if c.ConfigRead16(PCIStatus)&PCIStatusCapList == 0 {
+		return 0, errors.New("virtio-pci: no capability list")
+	}
+	seen := map[uint32]bool{}
+	for p := uint32(c.ConfigRead8(PCICapPtr)) &^ 3; p != 0; p = uint32(c.ConfigRead8(p+1)) &^ 3 {
+		if p < 0x40 || p > 0xff-4 || seen[p] {
+			return 0, fmt.Errorf("virtio-pci: capability list malformed at %#x", p)
+		}
+		seen[p] = true
+		if c.ConfigRead8(p) == id {
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("virtio-pci: no capability %#x", id)
+}

@@ -297,6 +297,15 @@ func (d *Device) Interrupt() {
 	}
 }
 
+// InterruptQueue is the handler of an MSI-X vector that serves queue i:
+// reap that queue only (no ISR with MSI-X, §4.1.4.5).
+func (d *Device) InterruptQueue(i int) {
+	d.Interrupts.Add(1)
+	if i >= 0 && i < len(d.qs) {
+		d.reap(d.qs[i])
+	}
+}
+
 // Poll reaps every queue without touching the interrupt status: the
 // block layer's poll path (blk.Poller) when interrupts are not delivered.
 func (d *Device) Poll() {

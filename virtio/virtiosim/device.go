@@ -1,6 +1,7 @@
 package virtiosim
 
 import (
+	"encoding/binary"
 	"sync"
 
 	"damselfly/virtio"
@@ -17,6 +18,7 @@ type qstate struct {
 	desc, drv, dev uint64
 	ready          bool
 	notifyOff      uint16
+	vec            uint16 // queue_msix_vector
 	vq             *Queue
 }
 
@@ -41,6 +43,10 @@ type Device struct {
 	isr            uint32
 	gen            uint32
 	interrupt      func()
+	msixOn         bool
+	configVec      uint16
+	msixTable      []byte // 16 bytes per vector (PCI 3.0 §6.8.2.6)
+	msixHandler    func(vector uint16)
 	pending        []bool
 	wake           chan struct{}
 	stop           chan struct{}
@@ -56,7 +62,12 @@ func NewDevice(id uint32, features uint64, config []byte, nq int, qmax uint16, m
 	d := &Device{ID: id, Features: features, Config: config, Mem: mem, Handle: h,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), pending: make([]bool, nq)}
 	for i := 0; i < nq; i++ {
-		d.queues = append(d.queues, &qstate{max: qmax, notifyOff: uint16(i)})
+		d.queues = append(d.queues, &qstate{max: qmax, notifyOff: uint16(i), vec: NoVector})
+	}
+	d.configVec = NoVector
+	d.msixTable = make([]byte, 16*(nq+1))
+	for v := 0; v <= nq; v++ {
+		d.msixTable[16*v+12] = 1 // entries start masked
 	}
 	d.wg.Add(1)
 	go d.run()
@@ -117,7 +128,7 @@ func (d *Device) run() {
 				continue
 			}
 			if d.Handle(d, q, vq) {
-				d.RaiseInterrupt(1)
+				d.raiseQueue(q)
 			}
 		}
 	}
@@ -228,4 +239,41 @@ func (d *Device) VQ(i int) *Queue {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.queues[i].vq
+}
+
+// NoVector is VIRTIO_MSI_NO_VECTOR (§4.1.4.3).
+const NoVector = 0xffff
+
+// SetMSIXHandler installs the receiver of MSI-X messages (the vector
+// number stands for the programmed address/data, see MSIXEntry).
+func (d *Device) SetMSIXHandler(f func(vector uint16)) {
+	d.mu.Lock()
+	d.msixHandler = f
+	d.mu.Unlock()
+}
+
+// MSIXEntry returns table entry v as programmed by the driver.
+func (d *Device) MSIXEntry(v int) (addr uint64, data uint32, masked bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e := d.msixTable[16*v:]
+	return binary.LittleEndian.Uint64(e), binary.LittleEndian.Uint32(e[8:]), e[12]&1 != 0
+}
+
+// raiseQueue signals a used buffer on queue q: an MSI-X message on the
+// queue's vector when MSI-X is enabled, else the ISR bit and the line.
+func (d *Device) raiseQueue(q int) {
+	d.mu.Lock()
+	if d.msixOn {
+		vec := d.queues[q].vec
+		h := d.msixHandler
+		ok := vec != NoVector && int(vec)*16 < len(d.msixTable) && d.msixTable[16*int(vec)+12]&1 == 0
+		d.mu.Unlock()
+		if ok && h != nil {
+			h(vec)
+		}
+		return
+	}
+	d.mu.Unlock()
+	d.RaiseInterrupt(1)
 }

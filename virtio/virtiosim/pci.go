@@ -20,6 +20,8 @@ const (
 	capISRPos    = 0x64
 	capDevicePos = 0x74
 	capMSIXPos   = 0x84
+	barMSIXTable = 0x4000
+	barMSIXPBA   = 0x5000
 )
 
 // PCI is a simulated virtio PCI function (virtio 1.2 §4.1): Cfg is its
@@ -55,6 +57,9 @@ func NewPCI(d *Device) *PCI {
 	vcap(capDevicePos, capMSIXPos, virtio.PCICapDeviceCfg, barDevice, uint32(len(d.Config)), 16)
 	c[capMSIXPos] = virtio.PCICapMSIX
 	c[capMSIXPos+1] = 0
+	binary.LittleEndian.PutUint16(c[capMSIXPos+2:], uint16(len(d.queues))) // table size - 1
+	binary.LittleEndian.PutUint32(c[capMSIXPos+4:], barMSIXTable|pciBar)
+	binary.LittleEndian.PutUint32(c[capMSIXPos+8:], barMSIXPBA|pciBar)
 	return p
 }
 
@@ -79,6 +84,19 @@ func (p *PCI) ConfigRead32(off uint32) uint32 {
 	return binary.LittleEndian.Uint32(p.Cfg[off:])
 }
 
+// ConfigWrite16 writes configuration space; only MSI-X Message Control's
+// enable and function-mask bits are writable here.
+func (p *PCI) ConfigWrite16(off uint32, v uint16) {
+	if off != capMSIXPos+2 {
+		return
+	}
+	mc := binary.LittleEndian.Uint16(p.Cfg[off:])&0x07ff | v&0xc000
+	binary.LittleEndian.PutUint16(p.Cfg[off:], mc)
+	p.D.mu.Lock()
+	p.D.msixOn = mc&0x8000 != 0 && mc&0x4000 == 0
+	p.D.mu.Unlock()
+}
+
 func (p *PCI) BAR(i int) (virtio.Regs, error) {
 	if i != pciBar {
 		return nil, fmt.Errorf("virtiosim: BAR %d not implemented", i)
@@ -91,10 +109,26 @@ type bar struct{ d *Device }
 
 func (b bar) read(off uint32, n int) uint32 {
 	d := b.d
-	if off >= barDevice {
+	if off >= barDevice && off < barMSIXTable {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		return d.configRead(off-barDevice, n)
+	}
+	if off >= barMSIXTable && off < barMSIXPBA {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		o := int(off - barMSIXTable)
+		if o+n > len(d.msixTable) {
+			return 0xffffffff
+		}
+		var v uint32
+		for i := 0; i < n; i++ {
+			v |= uint32(d.msixTable[o+i]) << (8 * i)
+		}
+		return v
+	}
+	if off >= barMSIXPBA {
+		return 0
 	}
 	if off == barISR {
 		d.mu.Lock()
@@ -122,6 +156,8 @@ func (b bar) read(off uint32, n int) uint32 {
 		return d.gen
 	case virtio.CommonQueueSelect:
 		return d.qsel
+	case virtio.CommonMSIXConfig:
+		return uint32(d.configVec)
 	}
 	if q == nil {
 		return 0
@@ -138,6 +174,8 @@ func (b bar) read(off uint32, n int) uint32 {
 		}
 	case virtio.CommonQueueNotifyOff:
 		return uint32(q.notifyOff)
+	case virtio.CommonQueueMSIXVector:
+		return uint32(q.vec)
 	}
 	return 0
 }
@@ -150,6 +188,15 @@ func (b bar) write(off uint32, v uint32) {
 			d.Report(fmt.Errorf("virtiosim: notify for queue %d written at queue %d's doorbell", v, q))
 		}
 		d.notify(v)
+		return
+	}
+	if off >= barMSIXTable && off < barMSIXPBA {
+		d.mu.Lock()
+		o := int(off - barMSIXTable)
+		if o+4 <= len(d.msixTable) {
+			binary.LittleEndian.PutUint32(d.msixTable[o:], v)
+		}
+		d.mu.Unlock()
 		return
 	}
 	if off >= barNotify {
@@ -171,6 +218,8 @@ func (b bar) write(off uint32, v uint32) {
 		d.setStatus(uint8(v))
 	case virtio.CommonQueueSelect:
 		d.qsel = v
+	case virtio.CommonMSIXConfig:
+		d.configVec = d.vector(v)
 	}
 	if q == nil {
 		return
@@ -180,6 +229,8 @@ func (b bar) write(off uint32, v uint32) {
 		if q.num = uint16(v); q.num > q.max {
 			d.errorf(errBadQueue(int(d.qsel), q.num))
 		}
+	case virtio.CommonQueueMSIXVector:
+		q.vec = d.vector(v)
 	case virtio.CommonQueueEnable:
 		if v == 1 && !q.ready {
 			if q.num == 0 {
@@ -208,3 +259,12 @@ func (b bar) Read32(off uint32) uint32     { return b.read(off, 4) }
 func (b bar) Write8(off uint32, v uint8)   { b.write(off, uint32(v)) }
 func (b bar) Write16(off uint32, v uint16) { b.write(off, uint32(v)) }
 func (b bar) Write32(off uint32, v uint32) { b.write(off, v) }
+
+// vector accepts a vector number the table has, else NO_VECTOR (the
+// device's way of refusing, §4.1.5.1.2).
+func (d *Device) vector(v uint32) uint16 {
+	if int(v) < len(d.msixTable)/16 {
+		return uint16(v)
+	}
+	return NoVector
+}
