@@ -138,6 +138,16 @@ func TestCalibrateLostWrap(t *testing.T) {
 	if c.Tries < 2 {
 		t.Errorf("stalled window accepted on try %d", c.Tries)
 	}
+	// a machine that stalls every 20000 reads (~15 ms) never gives a long clean
+	// window, but a shortened one fits between stalls
+	m3 := simMachine{tscHz: 2e9, ioCost: 500, tscCost: 10, ns: 1e9}
+	c3, err := Calibrate(m3.tsc, &PIT{IO: &stallEvery{m: &m3, every: 20000, ns: 80e6}}, PITHz/20, 20)
+	if err != nil {
+		t.Fatalf("stalling machine with shrinking windows: %v", err)
+	}
+	if rel := math.Abs(float64(c3.Hz)-m3.tscHz) / m3.tscHz; rel > 1e-2 {
+		t.Errorf("shrunk window measured %d Hz, true %.0f", c3.Hz, m3.tscHz)
+	}
 	if rel := math.Abs(float64(c.Hz)-m.tscHz) / m.tscHz; rel > 1e-4 {
 		t.Errorf("measured %d Hz, true %.0f", c.Hz, m.tscHz)
 	}

@@ -158,7 +158,11 @@ func sample(tsc func() uint64, ref RefCounter, n int) (r, t, width uint64) {
 // Calibrate measures the TSC against ref over at least window reference
 // ticks, reading ref continuously so no wrap is missed. A measurement in
 // which two reads were far enough apart that a wrap could have been lost
-// (the vCPU was descheduled) is thrown away and retried, up to tries times.
+// (the vCPU was descheduled) is thrown away and retried, up to tries times;
+// after every second failure the window is halved (down to a sixteenth), as
+// on a loaded host a short window is more likely to run undisturbed. The
+// result's accuracy is about Bracket/TSCTicks; the board's timekeeper
+// refines the rate afterwards.
 func Calibrate(tsc func() uint64, ref RefCounter, window uint64, tries int) (Calibration, error) {
 	mask := uint64(1)<<ref.Bits() - 1
 	if ref.Bits() >= 64 {
@@ -167,46 +171,58 @@ func Calibrate(tsc func() uint64, ref RefCounter, window uint64, tries int) (Cal
 	if ref.Hz() == 0 || window == 0 || window > mask<<20 {
 		return Calibration{}, fmt.Errorf("%w: bad window %d for %s", ErrCalibration, window, ref.Name())
 	}
+	w := window
 	for try := 1; try <= tries; try++ {
-		r0, t0, w0 := sample(tsc, ref, 5)
-		if w0 == ^uint64(0) {
-			continue
+		if try > 1 && try%2 == 1 && w > window/16 {
+			w /= 2
 		}
-		var elapsed, maxGap uint64
-		last, lastT := r0, t0
-		for elapsed < window {
-			v := ref.Read()
-			now := tsc()
-			elapsed += (v - last) & mask
-			if now-lastT > maxGap {
-				maxGap = now - lastT
-			}
-			last, lastT = v, now
+		c, ok := calibrateOnce(tsc, ref, w, mask)
+		if ok {
+			c.Tries = try
+			return c, nil
 		}
-		r1, t1, w1 := sample(tsc, ref, 5)
-		if w1 == ^uint64(0) || t1 <= t0 {
-			continue
-		}
-		elapsed += (r1 - last) & mask
-		if t1-lastT > maxGap {
-			maxGap = t1 - lastT
-		}
-		hz := (t1 - t0) / elapsed * ref.Hz()
-		hz += (t1 - t0) % elapsed * ref.Hz() / elapsed
-		if hz == 0 {
-			continue
-		}
-		// The longest gap between reads, in seconds at the measured rate,
-		// must stay well under the wrap period (mask+1)/Hz, whose loss
-		// would inflate hz: with one wrap lost the measured rate is at most
-		// about twice the true one, so a gap under a third of the period
-		// proves nothing was lost.
-		if lostWrapPossible(maxGap, hz, ref.Hz(), mask) {
-			continue
-		}
-		return Calibration{Hz: hz, RefTicks: elapsed, TSCTicks: t1 - t0, Bracket: max(w0, w1), Tries: try}, nil
 	}
-	return Calibration{}, fmt.Errorf("%w: no clean %d-tick window of %s in %d tries", ErrCalibration, window, ref.Name(), tries)
+	return Calibration{}, fmt.Errorf("%w: no clean window of %s in %d tries", ErrCalibration, ref.Name(), tries)
+}
+
+func calibrateOnce(tsc func() uint64, ref RefCounter, window, mask uint64) (Calibration, bool) {
+	r0, t0, w0 := sample(tsc, ref, 5)
+	if w0 == ^uint64(0) {
+		return Calibration{}, false
+	}
+	var elapsed, maxGap uint64
+	last, lastT := r0, t0
+	for elapsed < window {
+		v := ref.Read()
+		now := tsc()
+		elapsed += (v - last) & mask
+		if now-lastT > maxGap {
+			maxGap = now - lastT
+		}
+		last, lastT = v, now
+	}
+	r1, t1, w1 := sample(tsc, ref, 5)
+	if w1 == ^uint64(0) || t1 <= t0 {
+		return Calibration{}, false
+	}
+	elapsed += (r1 - last) & mask
+	if t1-lastT > maxGap {
+		maxGap = t1 - lastT
+	}
+	hz := (t1 - t0) / elapsed * ref.Hz()
+	hz += (t1 - t0) % elapsed * ref.Hz() / elapsed
+	if hz == 0 {
+		return Calibration{}, false
+	}
+	// The longest gap between reads, in seconds at the measured rate,
+	// must stay well under the wrap period (mask+1)/Hz, whose loss would
+	// inflate hz: with one wrap lost the measured rate is at most about
+	// twice the true one, so a gap under a third of the period proves
+	// nothing was lost.
+	if lostWrapPossible(maxGap, hz, ref.Hz(), mask) {
+		return Calibration{}, false
+	}
+	return Calibration{Hz: hz, RefTicks: elapsed, TSCTicks: t1 - t0, Bracket: max(w0, w1)}, true
 }
 
 // lostWrapPossible reports whether gap TSC ticks (at tscHz) reach a third of

@@ -32,16 +32,16 @@ func init() {
 // at the next second.
 func timeSelfTest(t *T) error {
 	now := func() int64 { return int64(microvm.Since()) }
-	const edgeSlack = 5 * time.Millisecond
+	const edgeSlack, edgeTries = 10 * time.Millisecond, 10
 	edge := func() (board.Edge, error) {
 		var e board.Edge
 		var err error
-		for try := 0; try < 5; try++ {
+		for try := 0; try < edgeTries; try++ {
 			if e, err = microvm.RTC.SecondEdge(now); err != nil || time.Duration(e.After-e.Before) <= edgeSlack {
 				return e, err
 			}
 		}
-		return e, fmt.Errorf("rtc: no second boundary seen within %v in 5 tries (last bracket %v)", edgeSlack, time.Duration(e.After-e.Before))
+		return e, fmt.Errorf("rtc: no second boundary seen within %v in %d tries (last bracket %v)", edgeSlack, edgeTries, time.Duration(e.After-e.Before))
 	}
 	e0, err := edge()
 	if err != nil {

@@ -56,7 +56,7 @@ func tscFrequency(hv board.Hypervisor, pf board.Platform) (hz uint64, source str
 	pit.Start()
 	// 60 ms of PIT time, enough to bound the error by the read brackets
 	// (a few us under TCG) to well under 0.1%.
-	cal, err := board.Calibrate(rdtsc, pit, board.PITHz*6/100, 5)
+	cal, err := board.Calibrate(rdtsc, pit, board.PITHz*6/100, 12)
 	if err != nil {
 		return 0, "", err
 	}
