@@ -233,6 +233,12 @@ func (td *Thread) doMsgPut(c *CPU, p *Port, m Message, b *Msg) error {
 		b.flags = MsgDone | MsgReply
 		return err
 	}
+	if p.owner == td && b.flags&MsgQueued != 0 && b.onPort == p {
+		// Only td receives from p, and td is about to wait: it would wait forever.
+		p.remove(b)
+		b.flags = MsgDone
+		panic(fmt.Sprintf("sched: DoMsg: thread %v sent to its own port %q, which only it receives from", td, p.name))
+	}
 	b.inflight = true
 	return td.WaitMsg(m)
 }

@@ -314,3 +314,25 @@ func TestStatsAndThreads(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+func TestSendMsgExternalAndOwnPortDeadlock(t *testing.T) {
+	s := startSystem(t, 2, Options{})
+	ready := make(chan *Port, 1)
+	replies := s.NewSpinPort("replies")
+	srv := s.GoExternal(1, ThreadOpts{}, func(td *Thread) {
+		ready <- td.Port()
+		m := td.WaitPort(td.Port())
+		td.ReplyMsg(m, errTest)
+		// A DoMsg to its own plain port can only wait forever: refused.
+		if msg, ok := mustPanic(func() { td.DoMsg(td.Port(), newMsg(2, nil, 0)) }); !ok || !strings.Contains(msg, "own port") {
+			t.Errorf("own-port DoMsg: %q %v", msg, ok)
+		}
+		// The spin port got the reply; receive it here (any thread may).
+		r := td.WaitPort(replies)
+		if r.(*testMsg).id != 1 || r.Base().Err() != errTest {
+			t.Errorf("reply %+v", r)
+		}
+	})
+	s.SendMsgExternal(<-ready, newMsg(1, replies, 0))
+	<-srv.Done()
+}

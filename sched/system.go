@@ -129,6 +129,28 @@ func (s *System) ScheduleExternal(td *Thread) {
 	s.ipi.SendExternal(td.cpu.Load().id, scheduleIPI, td)
 }
 
+// SendMsgExternal sends m to p from outside the system (host device emulation, tests): the
+// send runs as SendMsg on the CPU of p's owner (CPU 0 for ports without one) and the reply
+// goes to m's reply port as usual.
+func (s *System) SendMsgExternal(p *Port, m Message) {
+	cpu := 0
+	if p.owner != nil {
+		cpu = p.owner.cpu.Load().id
+	}
+	s.ipi.SendExternal(cpu, sendExternalIPI, &externalSend{s, p, m})
+}
+
+type externalSend struct {
+	s *System
+	p *Port
+	m Message
+}
+
+func sendExternalIPI(cpu int, arg any) {
+	e := arg.(*externalSend)
+	e.s.cpus[cpu].SendMsg(e.p, e.m)
+}
+
 // Live returns the number of threads created and not yet exited.
 func (s *System) Live() int64 { return s.live.Load() }
 
