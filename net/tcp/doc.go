@@ -44,17 +44,29 @@
 // the client sends timestamps. PMTU from ICMP fragmentation-needed, with
 // the quoted sequence number checked (RFC 5927).
 //
-// Not implemented: RACK-TLP (RFC 8985), D-SACK and spurious-retransmission
-// undo, ECN, urgent data (URG is ignored; data is delivered inline), TCP
-// Fast Open, IPv6.
+// Reordering: the receiver reports duplicates with D-SACK (RFC 2883); the
+// sender uses them to raise its duplicate threshold (like Linux's
+// tp->reordering) and to undo a window reduction once every retransmission
+// of an episode proved spurious. Tail loss probes (RFC 8985 §7; tlp.go).
+//
+// Not implemented: RACK's time-based loss detection (RFC 8985 §6; only its
+// tail loss probe is here), ECN, urgent data (URG is ignored; data is
+// delivered inline), TCP Fast Open, IPv6.
+//
+// # Timers
+//
+// Advance runs each due timer once, in deadline order; a timer re-arms
+// relative to the current time, so a thread that wakes late does not
+// replay missed periods (a late RTO fires once, then backs off).
 //
 // # Contract with the stack layer
 //
 // The contract of the net issue, extended:
 //
-//   - Config gains buffer sizes, SynBacklog, NoSynCookies, MSL,
-//     FinWait2Timeout, DelayedACK, Min/Max/InitialRTO, SynRetries,
-//     DataRetries and ChallengeACKLimit (zero values pick defaults).
+//   - Config gains buffer sizes, SynBacklog, NoSynCookies, NoSACK,
+//     NoTimestamps, NoWindowScale, MSL, FinWait2Timeout, DelayedACK,
+//     Min/Max/InitialRTO, SynRetries, DataRetries and ChallengeACKLimit
+//     (zero values pick defaults). An unknown Congestion name means cubic.
 //   - DeliverICMP's src and dst are the addresses of the quoted datagram,
 //     that is ours and then the peer's; kind is ICMPFragNeeded (mtu set)
 //     or ICMPUnreachable.
