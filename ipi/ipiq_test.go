@@ -320,3 +320,29 @@ func TestNewValidates(t *testing.T) {
 		}()
 	}
 }
+
+func TestPassiveSelfIsQueued(t *testing.T) {
+	q := New(2, Options{})
+	ran := 0
+	q.SendPassive(0, 0, func(cpu int, arg any) { ran += arg.(int) }, 5)
+	if ran != 0 || !q.Pending(0) {
+		t.Fatal("passive self send ran at once")
+	}
+	if n := q.Process(0); n != 1 || ran != 5 {
+		t.Fatalf("Process ran %d, total %d", n, ran)
+	}
+	if s := q.Stats()[0]; s.Passive != 1 || s.Doorbells != 0 {
+		t.Fatalf("counters %+v", s)
+	}
+}
+
+func TestMask(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want Mask
+	}{{1, 1}, {3, 7}, {64, ^Mask(0)}} {
+		if got := AllCPUs(tc.n); got != tc.want || got.Count() != tc.n || !got.Has(tc.n-1) || (tc.n < 64 && got.Has(tc.n)) {
+			t.Errorf("AllCPUs(%d) = %b", tc.n, got)
+		}
+	}
+}
