@@ -287,4 +287,3 @@ func (m *mapFS) Close(Ino) error                          { return nil }
 func (m *mapFS) Fsync(Ino) error                          { return nil }
 func (m *mapFS) Sync() error                              { return nil }
 func (m *mapFS) Unmount() error                           { return nil }
-
