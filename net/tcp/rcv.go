@@ -127,6 +127,11 @@ func (r *receiver) insertOOO(seq uint32, data []byte) {
 	if i < len(r.ooo) && r.ooo[i].seq == seq && len(r.ooo[i].data) >= len(data) {
 		return // duplicate
 	}
+	if r.oooBytes+len(data) > r.size {
+		// Overlapping segments could otherwise store the same window
+		// many times over; the sender will retransmit what we drop.
+		return
+	}
 	cp := make([]byte, len(data))
 	copy(cp, data)
 	r.ooo = append(r.ooo, oooSeg{})

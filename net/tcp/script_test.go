@@ -943,3 +943,38 @@ func TestBadAddressesDropped(t *testing.T) {
 		t.Fatal("IPv6 listen accepted")
 	}
 }
+
+// TestSynFlood: SYNs beyond the backlog cost no state; each gets a
+// cookie, and a real client can still connect through one.
+func TestSynFlood(t *testing.T) {
+	sc := newScript(t, func(c *Config) { c.SynBacklog = 16 })
+	l, _ := sc.s.Listen(ourEP, 8)
+	for i := 0; i < 5000; i++ {
+		sc.src = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), uint16(1024+i))
+		sc.inject(seg{seq: uint32(i * 7919), flags: FlagSYN, wnd: 65535})
+	}
+	if len(sc.s.conns) != 16 || sc.s.Stats().SynCookiesSent != 5000-16 || len(sc.out) != 5000 {
+		t.Fatalf("conns %d cookies %d out %d", len(sc.s.conns), sc.s.Stats().SynCookiesSent, len(sc.out))
+	}
+	sc.out = nil
+	sc.src = peerEP
+	sc.inject(seg{seq: peerISS, flags: FlagSYN, wnd: 65535})
+	sa := sc.expect(FlagSYN|FlagACK, 0, peerISS+1)
+	sc.inject(seg{seq: peerISS + 1, ack: sa.seq + 1, flags: FlagACK, wnd: 65535})
+	if c, err := l.Accept(); err != nil || c.RemoteAddr() != peerEP {
+		t.Fatalf("accept: %v", err)
+	}
+}
+
+// TestOutOfOrderMemoryBound: overlapping out-of-order segments cannot
+// make the receiver hold more than its buffer size.
+func TestOutOfOrderMemoryBound(t *testing.T) {
+	sc := newScript(t, func(c *Config) { c.RecvBufSize = 64 << 10 })
+	c, iss := sc.established(Options{HasMSS: true, MSS: 1460})
+	for i := uint32(0); i < 2000; i++ {
+		sc.inject(seg{seq: peerISS + 2 + i, ack: iss + 1, flags: FlagACK, wnd: 65535, data: make([]byte, 1400)})
+	}
+	if c.rcv.oooBytes > c.rcv.size {
+		t.Fatalf("out-of-order queue holds %d bytes, buffer %d", c.rcv.oooBytes, c.rcv.size)
+	}
+}
