@@ -106,6 +106,13 @@ func (d *Device) Poll(q int) (more bool) {
 		frames += p.receive(r.held[:k])
 		r.held = r.held[k:]
 		n += k
+		if len(r.spare) >= r.q.Size()/2 {
+			// Half the ring is out of buffers: give the device room now
+			// rather than at the end of the round.
+			r.refill(&p.st)
+			r.ctl.disable()
+			r.q.Kick()
+		}
 	}
 	r.refill(&p.st)
 	r.ctl.disable() // Add rewrote the avail flags

@@ -430,8 +430,8 @@ func (d *Device) Interrupt() {
 	}
 	for _, p := range d.pairs {
 		p.rxInterrupt()
-		if p.tx.sgOut.Load() > 0 && p.tx.ctl.pending() {
-			p.tx.mu.Lock()
+		// A sender holding the lock reclaims anyway.
+		if p.tx.sgOut.Load() > 0 && p.tx.ctl.pending() && p.tx.mu.TryLock() {
 			dones := p.tx.reclaim(&p.st)
 			p.tx.mu.Unlock()
 			runDones(dones)

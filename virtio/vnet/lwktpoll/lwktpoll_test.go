@@ -1,9 +1,14 @@
-package vnet_test
+package lwktpoll_test
 
 import (
+	"bytes"
+	"context"
+	"io"
+	"math/rand/v2"
 	"net/netip"
 	"sync"
 	"testing"
+	"time"
 
 	"damselfly/net/ether"
 	"damselfly/net/stack"
@@ -11,6 +16,7 @@ import (
 	"damselfly/virtio"
 	"damselfly/virtio/virtiosim"
 	"damselfly/virtio/vnet"
+	"damselfly/virtio/vnet/lwktpoll"
 	"damselfly/virtio/vnet/vnetsim"
 )
 
@@ -22,13 +28,13 @@ func TestOnLWKTThreads(t *testing.T) {
 	sys.Start()
 	defer sys.Stop()
 	mem := virtiosim.NewMemory()
-	sim := vnetsim.New(mem, vnetsim.Options{MAC: simMAC, Pairs: 2, RSS: true, Hash: true})
+	sim := vnetsim.New(mem, vnetsim.Options{MAC: [6]byte{0x52, 0x54, 0, 0x12, 0x34, 0x56}, Pairs: 2, RSS: true, Hash: true})
 	defer sim.Close()
 	tr, err := virtio.NewMMIO(virtiosim.MMIO{D: sim.Device})
 	if err != nil {
 		t.Fatal(err)
 	}
-	poller := vnet.NewLWKTPoller(sys, 2)
+	poller := lwktpoll.New(sys, 2)
 	drv, err := vnet.New(tr, mem, vnet.Options{Queues: 2, Schedule: poller.Schedule})
 	if err != nil {
 		t.Fatal(err)
@@ -93,5 +99,41 @@ func TestOnLWKTThreads(t *testing.T) {
 		if q.Polls == 0 || q.RxFrames == 0 {
 			t.Fatalf("queue %d: %d polls, %d frames", q.Queue, q.Polls, q.RxFrames)
 		}
+	}
+}
+
+func echo(t *testing.T, s *stack.Stack, dst netip.AddrPort, n int, seed uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := s.DialTCP(ctx, dst)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	data := make([]byte, n)
+	rng := rand.New(rand.NewPCG(seed, 3))
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	werr := make(chan error, 1)
+	go func() {
+		_, err := c.Write(data)
+		if err == nil {
+			err = c.CloseWrite()
+		}
+		werr <- err
+	}()
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Errorf("read after %d bytes: %v", len(got), err)
+		return
+	}
+	if err := <-werr; err != nil {
+		t.Error(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Errorf("echo of %d bytes came back as %d", n, len(got))
 	}
 }

@@ -1,25 +1,30 @@
-package vnet
-
-// Receive polls on LWKT threads: DragonFly runs a NIC's receive work in
-// the netisr thread of the CPU that owns the queue, and so does this
-// executor. Queue pair q is polled by a pinned thread on CPU q mod NCPU at
-// soft-interrupt priority (above user threads, like the protocol threads
-// of net/stack.SchedLoops). The interrupt handler only sets the queue's
-// pending flag and wakes the thread; the thread runs Poll rounds, yielding
-// between them so other work of its CPU runs while the queue is busy.
+// Package lwktpoll runs a virtio-net device's receive polls on LWKT
+// threads (package sched). It is apart from the driver so that vnet does
+// not depend on the scheduler.
+//
+// DragonFly runs a NIC's receive work in the netisr thread of the CPU that
+// owns the queue, and so does this executor. Queue pair q is polled by a
+// pinned thread on CPU q mod NCPU at soft-interrupt priority (above user
+// threads, like the protocol threads of net/stack.SchedLoops). The
+// interrupt handler only sets the queue's pending flag and wakes the
+// thread (WakeupExternal: the interrupt comes from outside the system);
+// the thread runs Poll rounds, yielding between them so other work of its
+// CPU runs while the queue is busy.
+package lwktpoll
 
 import (
 	"sync/atomic"
 
 	"damselfly/sched"
+	"damselfly/virtio/vnet"
 )
 
-// LWKTPoller is an Options.Schedule that runs polls on LWKT threads.
+// Poller provides vnet.Options.Schedule that runs polls on LWKT threads.
 // Create it, pass its Schedule method in Options, call Start with the
 // device New returned, and Stop before the system stops.
-type LWKTPoller struct {
+type Poller struct {
 	sys     *sched.System
-	dev     atomic.Pointer[Device]
+	dev     atomic.Pointer[vnet.Device]
 	queues  []*lwktQueue
 	stopped atomic.Bool
 }
@@ -30,19 +35,19 @@ type lwktQueue struct {
 	exited  chan struct{}
 }
 
-// NewLWKTPoller prepares pollers for up to queues queue pairs.
-func NewLWKTPoller(sys *sched.System, queues int) *LWKTPoller {
-	p := &LWKTPoller{sys: sys}
+// New prepares pollers for up to queues queue pairs.
+func New(sys *sched.System, queues int) *Poller {
+	p := &Poller{sys: sys}
 	for range queues {
 		p.queues = append(p.queues, &lwktQueue{exited: make(chan struct{})})
 	}
 	return p
 }
 
-// Schedule is the Options.Schedule hook: safe from any goroutine (it is
+// Schedule is the vnet.Options.Schedule hook: safe from any goroutine (it is
 // called from the interrupt handler). Calls that arrive before Start are
 // remembered and served when the thread starts.
-func (p *LWKTPoller) Schedule(q int) {
+func (p *Poller) Schedule(q int) {
 	if q >= len(p.queues) {
 		return
 	}
@@ -52,7 +57,7 @@ func (p *LWKTPoller) Schedule(q int) {
 }
 
 // Start creates one pinned polling thread per queue pair of d.
-func (p *LWKTPoller) Start(d *Device) {
+func (p *Poller) Start(d *vnet.Device) {
 	p.dev.Store(d)
 	for q := 0; q < min(d.NumQueues(), len(p.queues)); q++ {
 		lq := p.queues[q]
@@ -61,7 +66,7 @@ func (p *LWKTPoller) Start(d *Device) {
 	}
 }
 
-func (p *LWKTPoller) run(td *sched.Thread, q int, lq *lwktQueue) {
+func (p *Poller) run(td *sched.Thread, q int, lq *lwktQueue) {
 	defer close(lq.exited)
 	d := p.dev.Load()
 	ready := func() bool { return lq.pending.Load() || p.stopped.Load() }
@@ -83,7 +88,7 @@ func (p *LWKTPoller) run(td *sched.Thread, q int, lq *lwktQueue) {
 }
 
 // Stop ends the polling threads and waits for them.
-func (p *LWKTPoller) Stop() {
+func (p *Poller) Stop() {
 	p.stopped.Store(true)
 	for _, lq := range p.queues {
 		if lq.td != nil {
