@@ -229,6 +229,25 @@ func (f *FS) Unmount() error {
 	if f.ro {
 		return nil
 	}
+	// Files unlinked while open and never closed are released now, so the disk is left
+	// without orphans.
+	f.icMu.Lock()
+	var orphans []*inode
+	for ino, ip := range f.icache {
+		if ip.raw.LinksCount() == 0 {
+			orphans = append(orphans, ip)
+			delete(f.icache, ino)
+		}
+	}
+	f.icMu.Unlock()
+	for _, ip := range orphans {
+		ip.mu.Lock()
+		err := f.freeInodeLocked(ip)
+		ip.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
 	f.allocMu.Lock()
 	defer f.allocMu.Unlock()
 	f.sb.setState(f.sb.State() | stateValid)

@@ -595,3 +595,20 @@ func TestConcurrentWritesShareBlock(t *testing.T) {
 	f.Unmount()
 	fsck(t, img)
 }
+
+// TestUnmountReleasesOrphans unmounts with an unlinked file still open: the unmount frees it,
+// so e2fsck finds no orphan.
+func TestUnmountReleasesOrphans(t *testing.T) {
+	img := mkfs(t, 1024, 4<<20, "")
+	f := mount(t, img, false)
+	ino, _ := f.Create(f.Root(), "orphan", 0o644)
+	f.Write(ino, make([]byte, 20000), 0)
+	f.Open(ino)
+	if err := f.Remove(f.Root(), "orphan"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Unmount(); err != nil {
+		t.Fatal(err)
+	}
+	fsck(t, img)
+}
