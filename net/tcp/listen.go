@@ -121,7 +121,7 @@ func (l *Listener) segmentArrives(key fourTuple, h Header, o *Options) {
 	l.halfOpen[c] = struct{}{}
 	c.rcv.irs = h.Seq()
 	c.rcv.nxt = c.rcv.irs + 1
-	c.applySynOptions(o, false)
+	c.applySynOptions(o)
 	c.iss = s.isn(key.local, key.remote, s.now)
 	c.initSend(c.iss)
 	c.lastRecv = s.now

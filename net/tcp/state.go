@@ -341,7 +341,7 @@ func (c *Conn) synSentArrives(h Header, o *Options) {
 	r.irs = h.Seq()
 	r.nxt = r.irs + 1
 	r.advEdge = r.nxt + uint32(min(r.size, 0xffff))
-	c.applySynOptions(o, true)
+	c.applySynOptions(o)
 	c.lastRecv = s.now
 	if flags&FlagACK == 0 {
 		// Simultaneous open (RFC 9293 Figure 8).
@@ -375,9 +375,10 @@ func (c *Conn) synSentArrives(h Header, o *Options) {
 }
 
 // applySynOptions records what the peer's SYN offered (RFC 7323 §2.2,
-// §3.2; RFC 2018 §2; RFC 9293 §3.7.1). Options we did not offer (active)
-// cannot be turned on by the peer.
-func (c *Conn) applySynOptions(o *Options, active bool) {
+// §3.2; RFC 2018 §2; RFC 9293 §3.7.1). Options switched off in Config
+// stay off whatever the peer offers; window scaling is used only if both
+// SYNs carry it.
+func (c *Conn) applySynOptions(o *Options) {
 	s := c.s
 	c.snd.mss = 536
 	if o.HasMSS && o.MSS > 0 {
@@ -399,5 +400,4 @@ func (c *Conn) applySynOptions(o *Options, active bool) {
 		c.rcv.tsRecent = o.TSVal
 	}
 	c.snd.cc.setMSS(c.smss())
-	_ = active
 }

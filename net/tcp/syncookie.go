@@ -143,7 +143,7 @@ func (l *Listener) cookieACK(key fourTuple, h Header, o *Options) bool {
 	c := s.newConn(key)
 	c.state = StateSynReceived
 	c.rcv.irs, c.rcv.nxt = irs, irs+1
-	c.applySynOptions(&syn, false)
+	c.applySynOptions(&syn)
 	if syn.HasTS {
 		c.tsOffset = tsOff
 	}
