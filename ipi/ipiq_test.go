@@ -169,6 +169,13 @@ func TestStressTinyFIFOs(t *testing.T) {
 		}
 	}
 	sent := make([]int, ncpu)
+	// pairs numbers the messages of each (from, to) pair; each CPU touches only its row.
+	var pairs [ncpu][ncpu]int
+	pairSeq := func(from, to int) int {
+		n := pairs[from][to]
+		pairs[from][to]++
+		return n
+	}
 	h.start(func(cpu int) bool {
 		r := rand.New(rand.NewPCG(uint64(cpu), 1))
 		for i := 0; i < 50 && sent[cpu] < per; i++ {
@@ -219,14 +226,6 @@ func TestStressTinyFIFOs(t *testing.T) {
 	t.Logf("stats %+v", s)
 }
 
-// pairSeq numbers the messages of each (from, to) pair; each CPU touches only its own row.
-var pairCounts [8][8]int
-
-func pairSeq(from, to int) int {
-	n := pairCounts[from][to]
-	pairCounts[from][to]++
-	return n
-}
 
 // TestCPUSyncUnderLoad: several masters run overlapping cpusyncs while every CPU also
 // floods IPIs; while the master's function runs, no target makes progress in its work.
