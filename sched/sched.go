@@ -233,6 +233,7 @@ func (c *CPU) run(td *Thread) {
 	c.cur = td
 	td.running = true
 	c.nswitch++
+	td.nswitch++
 	if c.nswitch&63 == 0 {
 		c.stats.switches.Store(c.nswitch)
 	}

@@ -304,8 +304,11 @@ func TestStatsAndThreads(t *testing.T) {
 		}
 		runtime.Gosched()
 	}
-	if i := infos[0]; i.Name != "parked" || i.CPU != 1 || !i.Pinned || i.Prio != PriUser || i.Runnable {
+	if i := infos[0]; i.Name != "parked" || i.CPU != 1 || !i.Pinned || i.Prio != PriUser || i.Runnable || i.Switches != 1 {
 		t.Fatalf("thread info %+v", i)
+	}
+	if out := FormatThreads(infos); !strings.Contains(out, "parked") || !strings.Contains(out, "block") {
+		t.Fatalf("listing:\n%s", out)
 	}
 	s.ScheduleExternal(parked.Load())
 	<-block

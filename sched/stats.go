@@ -71,6 +71,7 @@ type ThreadInfo struct {
 	Running  bool
 	Tokens   int
 	Crit     int
+	Switches uint64 // times the thread was switched to
 }
 
 // Threads collects every CPU's threads by asking each CPU (an external IPI) and waiting for
@@ -90,8 +91,25 @@ func (c *CPU) threadInfo() []ThreadInfo {
 	out := make([]ThreadInfo, 0, len(c.all))
 	for td := range c.all {
 		out = append(out, ThreadInfo{ID: td.id, Name: td.name, CPU: c.id, Prio: td.prio, Pinned: td.pinned,
-			Runnable: td.onrunq, Running: td.running, Tokens: len(td.tokens), Crit: td.crit})
+			Runnable: td.onrunq, Running: td.running, Tokens: len(td.tokens), Crit: td.crit, Switches: td.nswitch})
 	}
 	slices.SortFunc(out, func(a, b ThreadInfo) int { return cmp.Compare(a.ID, b.ID) })
 	return out
+}
+
+// FormatThreads formats a Threads listing as a table for the shell.
+func FormatThreads(infos []ThreadInfo) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-6s %-3s %-7s %-5s %-6s %6s %4s %10s  %s\n", "id", "cpu", "prio", "state", "pinned", "tokens", "crit", "switches", "name")
+	for _, t := range infos {
+		state := "block"
+		switch {
+		case t.Running:
+			state = "run"
+		case t.Runnable:
+			state = "ready"
+		}
+		fmt.Fprintf(&b, "%-6d %-3d %-7v %-5s %-6v %6d %4d %10d  %s\n", t.ID, t.CPU, t.Prio, state, t.Pinned, t.Tokens, t.Crit, t.Switches, t.Name)
+	}
+	return b.String()
 }

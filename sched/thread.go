@@ -51,9 +51,10 @@ type Thread struct {
 	onrunq     bool    // on its CPU's run queue (the running thread stays on it unless it blocks)
 	running    bool
 	exited     bool
-	preempted  bool // switched out by a preemption: resume at the head of its level
-	migrateTo  int  // target CPU of a pending migration, or -1
-	crit       int  // critical section depth
+	preempted  bool   // switched out by a preemption: resume at the head of its level
+	migrateTo  int    // target CPU of a pending migration, or -1
+	crit       int    // critical section depth
+	nswitch    uint64 // times switched to
 	tokens     []tokenRef
 	pendingTok bool  // the newest token ref failed and is not held (see waitTokens)
 	port       *Port // the thread's own port (reply port for DoMsg)
