@@ -43,6 +43,8 @@ func (Ports) Thread(src, dst netip.AddrPort, n int) int {
 // 32-bit addresses and the 16-bit ports) leaves the hash unchanged
 // (Woo & Park, "Scalable TCP Session Monitoring with Symmetric RSS"), which
 // is what lets a NIC steer both directions of a flow to one queue.
+// Read-only: symmetricTable is derived from it at init, so changing it
+// would make software and table hashes disagree.
 var SymmetricKey = func() []byte {
 	k := make([]byte, 40)
 	for i := range k {

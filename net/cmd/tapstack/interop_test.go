@@ -185,6 +185,8 @@ func linuxPing(host string) error {
 // patternReader yields the tapstack pattern (byte i = i mod 251).
 type patternReader struct{}
 
+// readOff and verifyOff are the pattern positions of the client helper
+// process; it has one reader and one writer goroutine, each owning one.
 var readOff, verifyOff int64
 
 func (patternReader) Read(p []byte) (int, error) {
