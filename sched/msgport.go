@@ -403,9 +403,16 @@ func (p *Port) drop(c *CPU, b *Msg) bool {
 // port's CPU). The caller then owns m and usually replies to it.
 func (p *Port) Remove(c *CPU, m Message) bool {
 	b := m.Base()
-	if p.kind == PortSpin {
+	switch p.kind {
+	case PortSpin:
 		p.lock.lock()
 		defer p.lock.unlock()
+	case PortThread:
+		if oc := p.owner.cpu.Load(); oc != c {
+			panic(fmt.Sprintf("sched: Port.Remove on cpu %d for port %q of cpu %d", c.id, p.name, oc.id))
+		}
+	default:
+		return false
 	}
 	if b.onPort != p || b.flags&MsgQueued == 0 {
 		return false
