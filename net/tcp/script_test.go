@@ -978,3 +978,30 @@ func TestOutOfOrderMemoryBound(t *testing.T) {
 		t.Fatalf("out-of-order queue holds %d bytes, buffer %d", c.rcv.oooBytes, c.rcv.size)
 	}
 }
+
+func TestConnectionsAndStats(t *testing.T) {
+	sc := newScript(t, nil)
+	c, _ := sc.established(Options{})
+	c.Write([]byte("queued"))
+	infos := sc.s.Connections()
+	byState := map[string]ConnInfo{}
+	for _, ci := range infos {
+		byState[ci.State] = ci
+	}
+	if len(infos) != 2 || byState["LISTEN"].Local != ourEP || byState["ESTABLISHED"].Remote != peerEP ||
+		byState["ESTABLISHED"].SendQueue != 6 || byState["ESTABLISHED"].Cwnd == 0 {
+		t.Fatalf("connections %+v", infos)
+	}
+	st := sc.s.Stats()
+	if st.ConnsByState["ESTABLISHED"] != 1 || st.ConnsByState["LISTEN"] != 1 || st.PassiveOpen != 1 || st.SegmentsIn != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	// A corrupted segment is counted, not processed.
+	b := make([]byte, 20)
+	Header(b).SetDataOffset(20)
+	Header(b).SetChecksum(1)
+	sc.s.Deliver(peerAddr, ourAddr, b)
+	if st := sc.s.Stats(); st.ChecksumErrors != 1 || st.Drops["checksum"] != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
