@@ -67,6 +67,7 @@ func nanotime() int64 {
 //go:linkname hwinit1 runtime/goos.Hwinit1
 func hwinit1() {
 	uart0.Init()
+	print("boottest: console up\n")
 	cpu.Init()
 	calibrate()
 	goos.Exit = func(code int32) {

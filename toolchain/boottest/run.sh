@@ -21,14 +21,17 @@ for smp in ${SMP_LIST:-1 2 4}; do
 	log=$out/smp$smp.log
 	start=$(date +%s.%N)
 	set +e
+	# Time-stamp each console line to measure time to first print.
 	timeout 180 "$qemu" -M microvm -cpu max -m 512M -nographic -no-reboot \
 		-smp "$smp,sockets=1,cores=$smp,threads=1" \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-		-kernel "$out/boottest.elf" >"$log" 2>&1 </dev/null
-	status=$?
+		-kernel "$out/boottest.elf" </dev/null 2>&1 |
+		while IFS= read -r line; do echo "$(date +%s.%N) $line"; done >"$log"
+	status=${PIPESTATUS[0]}
 	set -e
 	end=$(date +%s.%N)
-	sed 's/^/  | /' "$log" >&2
+	first=$(awk 'NR == 1 { print $1 }' "$log")
+	cut -d' ' -f2- "$log" | sed 's/^/  | /' >&2
 	if [ "$status" -ne 33 ]; then
 		echo "boottest: smp $smp: FAIL: QEMU exit status $status (want 33)" >&2
 		fail=1
@@ -39,6 +42,7 @@ for smp in ${SMP_LIST:-1 2 4}; do
 		fail=1
 		continue
 	fi
-	printf 'boottest: smp %s: ok (%.1f s)\n' "$smp" "$(echo "$end - $start" | bc)" >&2
+	printf 'boottest: smp %s: ok (%.1f s total, first print after %.2f s)\n' "$smp" \
+		"$(echo "$end - $start" | bc)" "$(echo "${first:-$end} - $start" | bc)" >&2
 done
 exit $fail

@@ -371,3 +371,12 @@ func sysrand_getRandomData(b []byte) {
 
 // getCPUCount is the CPU count before a board starts more CPUs: one.
 func getCPUCount() int32 { return 1 }
+
+// syscall_hosted tells package syscall whether the program runs as a Linux
+// process (entered through the ELF entry point, see rt0_tamago_amd64.s), in
+// which case it may serve paths through the host kernel.
+//
+//go:linkname syscall_hosted syscall.hosted
+func syscall_hosted() bool {
+	return tamagoUserSP != 0
+}

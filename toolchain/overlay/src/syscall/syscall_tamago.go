@@ -245,18 +245,43 @@ func Sysctl(key string) (string, error) {
 
 const ImplementsGetwd = true
 
-func Getwd() (string, error) { return "/", nil }
+func Getwd() (string, error) {
+	var buf [PathMax * 16]byte
+	n, err := Getcwd(buf[:])
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
+}
 
+// Getcwd is "/" on bare metal, the process's directory in hosted mode.
 func Getcwd(buf []byte) (int, error) {
 	if len(buf) < 1 {
 		return 0, ERANGE
+	}
+	if hosted() {
+		r, err := hostCall(hostSysGetcwd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+		if err != nil {
+			return 0, err
+		}
+		if r > 0 && buf[r-1] == 0 {
+			r--
+		}
+		return int(r), nil
 	}
 	buf[0] = '/'
 	return 1, nil
 }
 
-func Chdir(path string) error { return ENOSYS }
-func Fchdir(fd int) error     { return ENOSYS }
+func Chdir(path string) error {
+	if !hosted() {
+		return ENOSYS
+	}
+	_, err := hostPathCall2(hostSysChdir, path)
+	return err
+}
+
+func Fchdir(fd int) error { return ENOSYS }
 
 func Getuid() int                  { return 0 }
 func Getgid() int                  { return 0 }
