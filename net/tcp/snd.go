@@ -206,6 +206,9 @@ func (c *Conn) pipe() int {
 	if !c.sackOK {
 		return max(0, inflight-snd.dupAcks*c.smss())
 	}
+	if len(snd.sb.blocks) == 0 {
+		return inflight // nothing SACKed, so nothing deemed lost
+	}
 	from := snd.una
 	if snd.inRecovery {
 		from = seqMax(snd.una, snd.highRxt)
