@@ -1,8 +1,6 @@
 package ext2
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"damselfly/vfs"
+	"damselfly/vfs/vfstest"
 )
 
 // fileDev is a Device over a disk image file; pread/pwrite make it safe for concurrent use.
@@ -113,23 +112,11 @@ func mount(t testing.TB, img string, ro bool) *FS {
 	return fs
 }
 
-// resolve walks a slash-separated path from the root with Lookup.
-func resolve(fs *FS, path string) (vfs.Ino, vfs.Type, error) {
-	path = strings.Trim(path, "/")
-	if path == "" {
-		return fs.Root(), vfs.TypeDir, nil
-	}
-	names := strings.Split(path, "/")
-	res, err := fs.Lookup(fs.Root(), names)
-	if err != nil {
-		return 0, 0, err
-	}
-	if len(res) != len(names) {
-		return 0, 0, fmt.Errorf("%s: stopped after %d components: %w", path, len(res), vfs.ENOTDIR)
-	}
-	last := res[len(res)-1]
-	return last.Ino, last.Type, nil
-}
+func resolve(fs *FS, path string) (vfs.Ino, vfs.Type, error) { return vfstest.Resolve(fs, path) }
+
+func readAll(fs *FS, ino vfs.Ino, chunk int) ([]byte, error) { return vfstest.ReadAll(fs, ino, chunk) }
+
+func listAll(fs *FS, dir vfs.Ino) ([]vfs.DirEntry, error) { return vfstest.ListAll(fs, dir) }
 
 func splitParent(path string) (string, string) {
 	path = strings.Trim(path, "/")
@@ -140,44 +127,18 @@ func splitParent(path string) (string, string) {
 	return path[:i], path[i+1:]
 }
 
-// readAll reads a whole file through Read in chunks of n bytes.
-func readAll(fs *FS, ino vfs.Ino, chunk int) ([]byte, error) {
-	var out bytes.Buffer
-	buf := make([]byte, chunk)
-	for off := int64(0); ; {
-		n, err := fs.Read(ino, buf, off)
-		out.Write(buf[:n])
-		off += int64(n)
-		if errors.Is(err, io.EOF) {
-			return out.Bytes(), nil
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-}
-
-// listAll reads a whole directory with small Readdir batches to exercise cookies.
-func listAll(fs *FS, dir vfs.Ino) ([]vfs.DirEntry, error) {
-	var out []vfs.DirEntry
-	cookie := uint64(0)
-	for i := 0; i < 1_000_000; i++ {
-		ents, next, err := fs.Readdir(dir, cookie, 7)
-		if err != nil {
-			return nil, err
-		}
-		if len(ents) == 0 {
-			return out, nil
-		}
-		out = append(out, ents...)
-		cookie = next
-	}
-	return nil, errors.New("readdir does not terminate")
-}
-
 func mkdirFile(p string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
 	return os.WriteFile(p, data, 0o644)
+}
+
+func dirIno(t *testing.T, f *FS, dir string) vfs.Ino {
+	t.Helper()
+	ino, _, err := resolve(f, dir)
+	if err != nil {
+		t.Fatalf("resolve %q: %v", dir, err)
+	}
+	return ino
 }
