@@ -231,6 +231,7 @@ func (c *CPU) run(td *Thread) {
 		check(c.id)
 	}
 	c.cur = td
+	c.resched = false // td is the best choice now; a stale request would preempt it for nothing
 	td.running = true
 	c.nswitch++
 	td.nswitch++
