@@ -125,7 +125,11 @@ func (r *receiver) insertOOO(seq uint32, data []byte) {
 	r.lastOOO = seq
 	i := sort.Search(len(r.ooo), func(i int) bool { return seqGEQ(r.ooo[i].seq, seq) })
 	if i < len(r.ooo) && r.ooo[i].seq == seq && len(r.ooo[i].data) >= len(data) {
-		return // duplicate
+		// A duplicate above a gap: report it (RFC 2883 §4.2, the
+		// block holding it follows, as lastOOO now points into it).
+		r.dsack = SACKBlock{seq, seq + uint32(len(data))}
+		r.hasDSACK = true
+		return
 	}
 	if r.oooBytes+len(data) > r.size {
 		// Overlapping segments could otherwise store the same window

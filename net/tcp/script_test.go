@@ -1005,3 +1005,21 @@ func TestConnectionsAndStats(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// TestDSACKAboveGap: a duplicate of out-of-order data is reported as a
+// D-SACK block followed by the block that contains it (RFC 2883 §4.2).
+func TestDSACKAboveGap(t *testing.T) {
+	sc := newScript(t, nil)
+	_, iss := sc.established(Options{HasMSS: true, MSS: 1000, SACKPerm: true})
+	d := seg{seq: peerISS + 501, ack: iss + 1, flags: FlagACK, wnd: 65535, data: make([]byte, 500)}
+	sc.inject(d)
+	a := sc.expect(FlagACK, iss+1, peerISS+1)
+	if a.opts.NumSACK != 1 || a.opts.SACK[0] != (SACKBlock{peerISS + 501, peerISS + 1001}) {
+		t.Fatalf("SACK %+v", a.opts)
+	}
+	sc.inject(d)
+	a = sc.expect(FlagACK, iss+1, peerISS+1)
+	if a.opts.NumSACK != 2 || a.opts.SACK[0] != (SACKBlock{peerISS + 501, peerISS + 1001}) || a.opts.SACK[1] != a.opts.SACK[0] {
+		t.Fatalf("D-SACK %+v", a.opts)
+	}
+}
