@@ -509,43 +509,124 @@ func (o *Object) writeRun(run []*page, size int64) error {
 	return nil
 }
 
-// tryEvict gives up pg if its range can be locked without waiting; a
-// dirty page is written back first. It reports whether pg left the cache.
+// evictCluster is how many pages around a dirty victim the evictor tries
+// to write back with it, in one pager call.
+const evictCluster = 64
+
+// tryEvict gives up pg if its page can be locked without waiting; a dirty
+// page is written back first, together with the run of dirty pages around
+// it when their range is free too (they stay cached, clean), so write-back
+// under pressure is not a page at a time. It reports whether pg left the
+// cache.
 func (o *Object) tryEvict(pg *page) bool {
-	start := pg.index << pageShift
+	i := pg.index
 	o.mu.Lock()
-	if o.pages[pg.index] != pg {
+	if o.pages[i] != pg {
 		o.mu.Unlock()
 		return false
 	}
-	lk := o.tryLockLocked(start, start+PageSize, Exclusive)
+	lk := o.tryLockLocked(i<<pageShift, (i+1)<<pageShift, Exclusive)
 	size := o.size
 	o.mu.Unlock()
 	if lk == nil {
 		return false
 	}
 	defer lk.Unlock()
-	if pg.dirty {
-		if err := o.writeRun([]*page{pg}, size); err != nil {
-			return false
-		}
-		pg.dirty = false
-		if o.pool != nil {
-			o.pool.Writebacks.Add(1)
-		}
-		o.mu.Lock()
-		o.ndirty--
-		o.mu.Unlock()
+	if pg.dirty && !o.evictDirty(pg, size) {
+		return false
 	}
 	o.mu.Lock()
-	delete(o.pages, pg.index)
-	o.states.set(start, start+PageSize, Invalid, false)
+	delete(o.pages, i)
+	o.states.set(i<<pageShift, (i+1)<<pageShift, Invalid, false)
 	o.mu.Unlock()
 	if o.pool != nil {
 		o.pool.drop(pg)
 	}
 	pg.release()
 	return true
+}
+
+// evictDirty writes back the dirty victim pg (whose page the caller holds
+// exclusive) with as many dirty neighbours as it can lock without waiting:
+// ahead of it, then behind it, each in windows that shrink until one is
+// free (a sequential writer leaves the oldest dirty page as the victim
+// with its neighbours ahead, up to the page being written).
+func (o *Object) evictDirty(pg *page, size int64) bool {
+	i := pg.index
+	last := (size + PageSize - 1) >> pageShift // pages [0, last)
+	lo, hi := i, i+1
+	var extra []*RangeLock
+	o.mu.Lock()
+	for n := int64(evictCluster / 2); n >= 1; n /= 2 {
+		if e := min(i+1+n, last); e > i+1 {
+			if l := o.tryLockLocked((i+1)<<pageShift, e<<pageShift, Exclusive); l != nil {
+				extra, hi = append(extra, l), e
+				break
+			}
+		}
+	}
+	for n := int64(evictCluster / 2); n >= 1; n /= 2 {
+		if s := max(i-n, 0); s < i {
+			if l := o.tryLockLocked(s<<pageShift, i<<pageShift, Exclusive); l != nil {
+				extra, lo = append(extra, l), s
+				break
+			}
+		}
+	}
+	first, end := i, i+1
+	for first > lo && o.pages[first-1] != nil && o.pages[first-1].dirty {
+		first--
+	}
+	for end < hi && o.pages[end] != nil && o.pages[end].dirty {
+		end++
+	}
+	run := make([]*page, 0, end-first)
+	for k := first; k < end; k++ {
+		run = append(run, o.pages[k])
+	}
+	o.mu.Unlock()
+	defer func() {
+		// The neighbours' states: written pages are clean now, the rest of
+		// the windows are as they were (E from the lock must not turn M).
+		o.mu.Lock()
+		o.restateLocked(lo, i)
+		o.restateLocked(i+1, hi)
+		o.mu.Unlock()
+		for _, l := range extra {
+			l.Unlock()
+		}
+	}()
+	if err := o.writeRun(run, size); err != nil {
+		return false
+	}
+	for _, r := range run {
+		r.dirty = false
+	}
+	if o.pool != nil {
+		o.pool.Writebacks.Add(uint64(len(run)))
+	}
+	o.mu.Lock()
+	o.ndirty -= len(run)
+	o.mu.Unlock()
+	return true
+}
+
+// restateLocked recomputes the state map over pages [lo, hi) from the
+// pages themselves (M dirty, S cached, I absent). Called with o.mu held by
+// a holder of an exclusive lock over the range, so none of it is E.
+func (o *Object) restateLocked(lo, hi int64) {
+	o.states.set(lo<<pageShift, hi<<pageShift, Invalid, false)
+	for i := lo; i < hi; i++ {
+		pg := o.pages[i]
+		if pg == nil {
+			continue
+		}
+		st := SharedState
+		if pg.dirty {
+			st = Modified
+		}
+		o.states.set(i<<pageShift, min((i+1)<<pageShift, o.size), st, false)
+	}
 }
 
 // Discard drops the cached pages of [off, off+n) without writing them back

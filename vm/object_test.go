@@ -436,6 +436,11 @@ func TestEviction(t *testing.T) {
 	if pool.Writebacks.Load() == 0 {
 		t.Fatal("no write-back under pressure")
 	}
+	// Write-back under pressure is clustered: far fewer pager writes than
+	// pages written back.
+	if w := pg.writes; w*4 > int(pool.Writebacks.Load()) {
+		t.Fatalf("%d pager writes for %d pages written back", w, pool.Writebacks.Load())
+	}
 	if err := o.Sync(); err != nil {
 		t.Fatal(err)
 	}
