@@ -240,3 +240,31 @@ func TestRandomized(t *testing.T) {
 		})
 	}
 }
+
+// TestConnectReusesTimeWait: an active closer in TIME-WAIT can connect
+// again on the same 4-tuple at once (the new ISN is above the old
+// sequence space), and the peer accepts the new SYN.
+func TestConnectReusesTimeWait(t *testing.T) {
+	sm := newSim(t, linkConfig{Delay: time.Millisecond, Check: true}, 1, nil)
+	c, s := connectPair(t, sm)
+	c.Close()
+	sm.runUntil(time.Second, func() bool { return s.State() == StateCloseWait })
+	s.Close()
+	sm.runUntil(time.Second, func() bool { return c.State() == StateTimeWait && s.State() == StateClosed })
+	sm.now = sm.now.Add(time.Second)
+	c2, err := sm.a.Connect(c.LocalAddr(), c.RemoteAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := sm.b.listeners[c.RemoteAddr()]
+	var s2 *Conn
+	sm.runUntil(10*time.Second, func() bool {
+		if s2 == nil {
+			s2, _ = l.Accept()
+		}
+		return s2 != nil && c2.State() == StateEstablished
+	})
+	if sm.a.Stats().TimeWaitRecycled != 1 || seqLEQ(c2.iss, c.snd.max) {
+		t.Fatalf("recycled %d, new ISS %d old max %d", sm.a.Stats().TimeWaitRecycled, c2.iss, c.snd.max)
+	}
+}
