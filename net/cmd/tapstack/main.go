@@ -10,6 +10,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -28,6 +29,9 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("tapstack: ")
 	if err := run(os.Args[1:], nil); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
 		log.Fatal(err)
 	}
 }
