@@ -48,7 +48,7 @@ func TestTimeTracksHostMinute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { vm.Kill(); vm.Wait() }()
+	defer func() { inW.Close(); vm.Kill(); vm.Wait() }()
 	<-ready
 	ask := func() time.Time {
 		h := time.Now()

@@ -71,6 +71,9 @@ func Start(ctx context.Context, cfg Config, o Options) (*VM, error) {
 	vm := &VM{cfg: cfg, note: note, copied: make(chan struct{})}
 	vm.cmd = exec.CommandContext(ctx, bin, args...)
 	vm.cmd.Stdin = o.Stdin
+	// An input stream that never ends (a pipe, a terminal) must not keep
+	// Wait from returning once QEMU has exited.
+	vm.cmd.WaitDelay = time.Second
 	vm.cmd.Stderr = os.Stderr
 	if o.Stdout == nil && o.OnLine == nil && o.SerialLog == "" {
 		o.Stdout = io.Discard
