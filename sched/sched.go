@@ -288,4 +288,5 @@ func (c *CPU) exit(td *Thread) {
 	c.stats.threads.Add(-1)
 	c.sys.live.Add(-1)
 	close(td.done)
+	c.Wakeup(td) // threads in Join
 }

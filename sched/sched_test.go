@@ -339,3 +339,26 @@ func TestSendMsgExternalAndOwnPortDeadlock(t *testing.T) {
 	s.SendMsgExternal(<-ready, newMsg(1, replies, 0))
 	<-srv.Done()
 }
+
+func TestJoin(t *testing.T) {
+	s := startSystem(t, 3, Options{})
+	var order []string
+	s.Run(0, ThreadOpts{}, func(td *Thread) {
+		var kids []*Thread
+		for cpu := 0; cpu < 3; cpu++ {
+			kids = append(kids, td.Go(cpu, ThreadOpts{}, func(k *Thread) {
+				for i := 0; i < 5; i++ {
+					k.Yield()
+				}
+			}))
+		}
+		for _, k := range kids {
+			td.Join(k)
+		}
+		order = append(order, "joined")
+		td.Join(kids[0]) // already exited: returns at once
+	})
+	if len(order) != 1 {
+		t.Fatal("Join did not return")
+	}
+}

@@ -181,6 +181,22 @@ func (td *Thread) Exit() {
 	panic(threadExit{})
 }
 
+// Join blocks the running thread until other has exited.
+func (td *Thread) Join(other *Thread) {
+	td.assertRunning("Join")
+	exited := func() bool {
+		select {
+		case <-other.done:
+			return true
+		default:
+			return false
+		}
+	}
+	for !exited() {
+		td.Sleep(other, -1, exited)
+	}
+}
+
 // Migrate moves the running thread to CPU cpu and returns running there. Pinned threads
 // panic. Tokens held are released while in transit and re-acquired on the new CPU.
 func (td *Thread) Migrate(cpu int) {
