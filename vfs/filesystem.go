@@ -67,3 +67,12 @@ type FastPather interface {
 type ReadOnlyReporter interface {
 	ReadOnly() bool
 }
+
+// TryFaster is implemented by filesystems that can attempt a message without blocking: if
+// everything it needs is in memory (cached pages, cached metadata, uncontended locks) it
+// completes the message, setting its results, and returns true; otherwise it returns false
+// having changed nothing the queued execution depends on, and the message is queued. This is
+// how cached reads of a disk filesystem run in the sender's context.
+type TryFaster interface {
+	TryFastPath(m *Msg) bool
+}

@@ -16,6 +16,7 @@ import (
 type Port struct {
 	fs    Filesystem
 	fast  FastPather // nil: nothing runs on the fast path
+	try   TryFaster  // nil: no opportunistic fast path
 	queue chan *Msg
 	wg    sync.WaitGroup
 
@@ -40,6 +41,7 @@ func newPort(fs Filesystem, threads int, spawn func(string, func()), name string
 	}
 	p := &Port{fs: fs, queue: make(chan *Msg, 4*threads)}
 	p.fast, _ = fs.(FastPather)
+	p.try, _ = fs.(TryFaster)
 	p.wg.Add(threads)
 	for i := 0; i < threads; i++ {
 		spawn(fmt.Sprintf("%s/%d", name, i), p.thread)
@@ -70,9 +72,7 @@ func (p *Port) replyMsg(m *Msg) {
 // putport runs m now if it can complete without blocking, else queues it. It reports whether
 // the message is already done.
 func (p *Port) putport(m *Msg) bool {
-	if p.fast != nil && p.fast.CanFastPath(m) {
-		p.FastPath.Add(1)
-		dispatch(p.fs, m)
+	if p.runFast(m) {
 		return true
 	}
 	if p.closed.Load() {
@@ -84,14 +84,27 @@ func (p *Port) putport(m *Msg) bool {
 	return false
 }
 
+// runFast completes m in the caller's context if the filesystem says it cannot block, or if
+// its opportunistic attempt succeeds without blocking.
+func (p *Port) runFast(m *Msg) bool {
+	if p.fast != nil && p.fast.CanFastPath(m) {
+		p.FastPath.Add(1)
+		dispatch(p.fs, m)
+		return true
+	}
+	if p.try != nil && p.try.TryFastPath(m) {
+		p.FastPath.Add(1)
+		return true
+	}
+	return false
+}
+
 // DoMsg sends m and waits for the reply, returning m.Err. On the fast path this is a plain
 // function call.
 func (p *Port) DoMsg(m *Msg) error {
 	m.reply = nil
 	m.done = nil
-	if p.fast != nil && p.fast.CanFastPath(m) {
-		p.FastPath.Add(1)
-		dispatch(p.fs, m)
+	if p.runFast(m) {
 		return m.Err
 	}
 	if p.closed.Load() {

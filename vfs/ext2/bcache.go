@@ -145,3 +145,15 @@ func (c *bcache) cached(n uint32) bool {
 	c.mu.Unlock()
 	return ok
 }
+
+// peek returns block n if it is cached, without I/O.
+func (c *bcache) peek(n uint32) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.blocks[n]
+	if !ok {
+		return nil, false
+	}
+	c.hits++
+	return e.Value.(*cblock).data, true
+}

@@ -157,3 +157,4 @@ func BenchmarkExt2BlkSeqRead1M(b *testing.B)  { benchRead(b, benchBlkVFS(b), 1<<
 func BenchmarkExt2BlkCreateRemove(b *testing.B) {
 	benchCreateRemove(b, benchBlkVFS(b))
 }
+func BenchmarkExt2BlkSeqRead4K(b *testing.B) { benchRead(b, benchBlkVFS(b), 4096) }

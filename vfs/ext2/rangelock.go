@@ -59,3 +59,22 @@ func (l *rangeLock) unlock(id uint64) {
 }
 
 const wholeFile = int64(^uint64(0) >> 1)
+
+// tryLock is lock without waiting: ok is false if the range is held in a conflicting mode.
+func (l *rangeLock) tryLock(off, end int64, excl bool) (id uint64, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cond == nil {
+		l.cond = sync.NewCond(&l.mu)
+	}
+	if l.conflicts(off, end, excl) {
+		return 0, false
+	}
+	for _, h := range l.held {
+		if h.id >= id {
+			id = h.id + 1
+		}
+	}
+	l.held = append(l.held, lockedRange{off: off, end: end, excl: excl, id: id})
+	return id, true
+}
