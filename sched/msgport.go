@@ -68,10 +68,7 @@ type Port struct {
 }
 
 // NewThreadPort returns a port owned by td.
-func NewThreadPort(td *Thread) *Port {
-	p := newThreadPort(td)
-	return p
-}
+func NewThreadPort(td *Thread) *Port { return newThreadPort(td) }
 
 func newThreadPort(td *Thread) *Port {
 	return &Port{kind: PortThread, name: td.name, owner: td, sys: td.sys, putFn: threadPut, replyFn: threadReply}
