@@ -270,7 +270,7 @@ func TestInteropLinux(t *testing.T) {
 			defer cancel()
 			srv := exec.CommandContext(ctx, "ip", "netns", "exec", ns, os.Args[0], "-test.run=^TestHelperProcess$")
 			srv.Env = append(os.Environ(), helperEnv+"=serve",
-				"DFLY_TAPSTACK_ARGS=-tap "+nsTap+" -addr "+ourAddr+"/24 "+tc.args)
+				"DFLY_TAPSTACK_ARGS=-tap "+nsTap+" -addr "+ourAddr+"/24 "+tc.args+" "+os.Getenv("DFLY_TAPSTACK_EXTRA"))
 			stdout, _ := srv.StdoutPipe()
 			var stderr bytes.Buffer
 			srv.Stderr = &stderr

@@ -49,6 +49,7 @@ func run(args []string, stop <-chan struct{}) error {
 	mtu := fs.Int("mtu", 1500, "IP MTU")
 	useDHCP := fs.Bool("dhcp", false, "acquire the address by DHCP instead of -addr")
 	dnsList := fs.String("dns", "", "comma-separated DNS servers")
+	pcapPath := fs.String("pcap", "", "write every frame sent and received to this pcap file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -94,8 +95,15 @@ func run(args []string, stop <-chan struct{}) error {
 	if err != nil {
 		return err
 	}
-	defer tap.Close()
-	s, err := stack.New(stack.Config{Link: tap, Addr: pfx, Gateway: gateway, Threads: *threads, Partition: part,
+	var ep link.Endpoint = tap
+	if *pcapPath != "" {
+		if ep, err = newCapture(tap, *pcapPath); err != nil {
+			tap.Close()
+			return err
+		}
+	}
+	defer ep.Close()
+	s, err := stack.New(stack.Config{Link: ep, Addr: pfx, Gateway: gateway, Threads: *threads, Partition: part,
 		DHCP: *useDHCP, DNS: servers})
 	if err != nil {
 		return err
