@@ -136,6 +136,20 @@ func TestDiskObjectAndFastPath(t *testing.T) {
 	if d.Stats().FastPath.Load() != before+1 {
 		t.Fatal("fast path not taken")
 	}
+	// A raw write of one sector keeps dirty cached bytes of the same page
+	// outside that sector.
+	if _, err := obj.WriteAt([]byte("keep me"), 8192+100); err != nil {
+		t.Fatal(err)
+	}
+	copy(want[8192+100:], "keep me")
+	if err := d.WriteAt(bytes.Repeat([]byte{0xEE}, 512), 8192+1024); err != nil {
+		t.Fatal(err)
+	}
+	copy(want[8192+1024:], bytes.Repeat([]byte{0xEE}, 512))
+	page := make([]byte, 4096)
+	if _, err := obj.ReadAt(page, 8192); err != nil || !bytes.Equal(page, want[8192:12288]) {
+		t.Fatalf("dirty bytes lost around a raw write: %v", err)
+	}
 	// A raw write keeps the object coherent.
 	nw := bytes.Repeat([]byte{0xAB}, 1024)
 	if err := d.WriteAt(nw, 512); err != nil {

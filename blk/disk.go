@@ -165,6 +165,12 @@ func (d *Disk) put(b *Bio, wait bool) error {
 				} else if lk = d.obj.TryLockRange(start, end-start, vm.Exclusive); lk == nil {
 					return errWouldBlock
 				}
+				// Dirty cached bytes of these pages outside the bio's
+				// sectors must survive: write them back first.
+				if err := lk.WriteBack(); err != nil {
+					lk.Unlock()
+					return d.fail(b, err)
+				}
 				lk.Discard()
 				b.unlock = lk.Unlock
 			}

@@ -436,6 +436,29 @@ func (o *Object) SyncRange(off, n int64) error {
 func (o *Object) syncChunk(start, end int64, mode Mode) error {
 	lk := o.LockRange(start, end-start, mode)
 	defer lk.Unlock()
+	return o.writeBackLocked(start, end)
+}
+
+// WriteBack writes back the dirty pages the exclusive lock covers (for a
+// caller about to replace what lies under them, like the block layer's raw
+// writes, which then Discard).
+func (l *RangeLock) WriteBack() error {
+	if l.mode != Exclusive {
+		panic("vm: WriteBack under a shared range lock")
+	}
+	o := l.o
+	end := min(l.end, (o.Size()+PageSize-1)&^(PageSize-1))
+	for start := l.start; start < end; start += maxRun * PageSize {
+		if err := o.writeBackLocked(start, min(end, start+maxRun*PageSize)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeBackLocked writes back the dirty pages of [start, end) (at most
+// maxRun pages), whose range the caller holds locked.
+func (o *Object) writeBackLocked(start, end int64) error {
 	o.mu.Lock()
 	size := o.size
 	var dirty []*page
