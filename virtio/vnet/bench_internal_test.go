@@ -5,7 +5,7 @@ import "testing"
 // BenchmarkAssembler is the driver's own per-frame receive cost: header
 // checks and hand-over of a one-buffer frame.
 func BenchmarkAssembler(b *testing.B) {
-	a := assembler{hdrLen: HeaderLen, mrg: true, maxFrame: 1518, bufSize: 1536}
+	a := assembler{hdrLen: HeaderLen, mrg: true, maxFrame: 1518, maxPlain: 1518, bufSize: 1536}
 	buf := make([]byte, 1536)
 	Header(buf).SetNumBuffers(1)
 	var st queueStats

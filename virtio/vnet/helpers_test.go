@@ -170,7 +170,9 @@ func rawFrame(seq, n int) []byte {
 	f := make([]byte, n)
 	copy(f[0:6], simMAC[:])
 	binary.BigEndian.PutUint16(f[12:], 0x88b5) // local experimental EtherType
-	binary.BigEndian.PutUint32(f[14:], uint32(seq))
+	if n >= 18 {
+		binary.BigEndian.PutUint32(f[14:], uint32(seq))
+	}
 	for i := 18; i < n; i++ {
 		f[i] = byte(seq + i)
 	}

@@ -119,24 +119,30 @@ func TestHostileDevice(t *testing.T) {
 		m       mangle
 		drop    string
 		swallow int // good frames the bad one absorbs as continuation buffers
+		bufSize int
 	}{
-		{"short-header", func(_ []byte, l []uint32) { l[0] = 5 }, "rx_short_header", 0},
-		{"zero-length", func(_ []byte, l []uint32) { l[0] = 0 }, "rx_short_header", 0},
-		{"runt", func(_ []byte, l []uint32) { l[0] = 12 + 10 }, "rx_runt", 0},
-		{"num-buffers-0", put16(10, 0), "rx_num_buffers", 0},
-		{"num-buffers-huge", put16(10, 5000), "rx_num_buffers", 0},
+		{"short-header", func(_ []byte, l []uint32) { l[0] = 5 }, "rx_short_header", 0, 0},
+		{"zero-length", func(_ []byte, l []uint32) { l[0] = 0 }, "rx_short_header", 0, 0},
+		{"runt", func(_ []byte, l []uint32) { l[0] = 12 + 10 }, "rx_runt", 0, 0},
+		{"num-buffers-0", put16(10, 0), "rx_num_buffers", 0, 0},
+		{"num-buffers-huge", put16(10, 5000), "rx_num_buffers", 0, 0},
 		{"csum-start-in-eth", func(h []byte, _ []uint32) {
 			h[0] = vnet.HdrFNeedsCsum
 			binary.LittleEndian.PutUint16(h[6:], 2)
-		}, "rx_csum_offsets", 0},
+		}, "rx_csum_offsets", 0, 0},
 		{"csum-offset-past-end", func(h []byte, _ []uint32) {
 			h[0] = vnet.HdrFNeedsCsum
 			binary.LittleEndian.PutUint16(h[6:], 40)
 			binary.LittleEndian.PutUint16(h[8:], 60000)
-		}, "rx_csum_offsets", 0},
-		{"gso-unknown", func(h []byte, _ []uint32) { h[1] = 7 }, "rx_gso", 0},
-		{"num-buffers-2", put16(10, 2), "", 1},
-		{"overlong-used-len", func(_ []byte, l []uint32) { l[0] = 1 << 31 }, "", 0},
+		}, "rx_csum_offsets", 0, 0},
+		{"gso-unknown", func(h []byte, _ []uint32) { h[1] = 7 }, "rx_gso", 0, 0},
+		// A plain frame cannot need two 1536-byte buffers.
+		{"num-buffers-2", put16(10, 2), "rx_num_buffers", 0, 0},
+		// With 512-byte buffers it can: the lie swallows the next frame.
+		{"num-buffers-2-small-bufs", put16(10, 2), "", 1, 512},
+		// Clamped by the core to the buffer, then longer than the link.
+		{"overlong-used-len", func(_ []byte, l []uint32) { l[0] = 1 << 31 }, "rx_too_long", 0, 0},
+		{"gso-without-tso", func(h []byte, _ []uint32) { h[1] = vnet.GSOTCPv4 }, "rx_gso", 0, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -145,7 +151,7 @@ func TestHostileDevice(t *testing.T) {
 				if on.Load() {
 					c.m(h, l)
 				}
-			}}, vnet.Options{})
+			}}, vnet.Options{RxBufSize: c.bufSize, Disable: vnet.FeatureGuestTSO4})
 			on.Store(true)
 			r.sim.Inject(rawFrame(0, 200), vnetsim.RxOpts{Queue: 0})
 			on.Store(false)

@@ -45,7 +45,7 @@ type rxq struct {
 func newRxq(d *Device, q *virtio.Queue, c *irqCtl, bufSize int) *rxq {
 	return &rxq{q: q, ctl: c, bufSize: bufSize, cs: make([]virtio.Completion, 0, q.Size()),
 		asm: assembler{
-			hdrLen: d.hdrLen, mrg: d.features&FeatureMrgRxBuf != 0, maxFrame: d.maxFrame,
+			hdrLen: d.hdrLen, mrg: d.features&FeatureMrgRxBuf != 0, maxFrame: d.maxFrame, maxPlain: d.maxTx,
 			bufSize:   bufSize,
 			copyBreak: d.copyBreak,
 			guestTSO:  d.features&FeatureGuestTSO4 != 0,
@@ -76,7 +76,8 @@ type assembler struct {
 	hdrLen   int
 	mrg      bool
 	guestTSO bool
-	maxFrame int
+	maxFrame int // longest frame at all (64 KiB with GUEST_TSO4)
+	maxPlain int // longest frame without GSO (the link's MTU)
 	bufSize  int
 	// copyBreak: one-buffer frames up to this length are copied out.
 	copyBreak int
@@ -86,13 +87,15 @@ type assembler struct {
 	hdr    [HeaderHashLen]byte
 	want   int // buffers the frame spans
 	got    int
-	tooBig bool // over maxFrame: keep consuming its buffers, then drop
+	cur    int  // its size limit
+	tooBig bool // over cur: keep consuming its buffers, then drop
 }
 
 // rxFrame is one finished frame.
 type rxFrame struct {
 	b   []byte
 	rss link.RSS
+	gso bool // a coalesced TCPv4 frame (GUEST_TSO4)
 }
 
 // push takes one used buffer with n bytes written (n is at most len(buf):
@@ -111,11 +114,19 @@ func (a *assembler) push(buf []byte, n int, st *queueStats) (f rxFrame, ok, hand
 		return f, false, false
 	}
 	h := Header(buf[:a.hdrLen])
+	// The header is checked before num_buffers is believed: the frame's
+	// size limit (and so the most buffers it can span) depends on whether
+	// it is a coalesced TCP frame.
+	limit, ok := a.limit(h)
+	if !ok {
+		st.drop(DropGSO)
+		return f, false, false
+	}
 	nb := 1
 	if a.mrg {
 		nb = int(h.NumBuffers())
 		// The most buffers a frame can need (§5.1.6.3.1 sizes them).
-		if nb == 0 || nb > (a.hdrLen+a.maxFrame+a.bufSize-1)/a.bufSize {
+		if nb == 0 || nb > (a.hdrLen+limit+a.bufSize-1)/a.bufSize {
 			st.drop(DropNumBuffers)
 			return f, false, false
 		}
@@ -135,10 +146,10 @@ func (a *assembler) push(buf []byte, n int, st *queueStats) (f rxFrame, ok, hand
 		return f, ok, ok
 	}
 	// First of several buffers: copy out and wait for the rest.
-	a.want, a.got = nb, 1
+	a.want, a.got, a.cur = nb, 1, limit
 	copy(a.hdr[:], h)
 	a.tooBig = false
-	a.frame = make([]byte, 0, min(nb*a.bufSize, a.maxFrame))
+	a.frame = make([]byte, 0, min(nb*a.bufSize, limit))
 	a.frame = append(a.frame, data...)
 	return f, false, false
 }
@@ -146,7 +157,7 @@ func (a *assembler) push(buf []byte, n int, st *queueStats) (f rxFrame, ok, hand
 func (a *assembler) more(data []byte, st *queueStats) (f rxFrame, ok, handed bool) {
 	a.got++
 	if !a.tooBig {
-		if len(a.frame)+len(data) > a.maxFrame {
+		if len(a.frame)+len(data) > a.cur {
 			a.tooBig = true
 			a.frame = nil
 		} else {
@@ -168,6 +179,19 @@ func (a *assembler) more(data []byte, st *queueStats) (f rxFrame, ok, handed boo
 	return f, ok, false
 }
 
+// limit is the longest frame the header allows: the link's for GSO_NONE,
+// 64 KiB for a coalesced TCPv4 frame when GUEST_TSO4 was negotiated;
+// false for any other gso_type.
+func (a *assembler) limit(h Header) (int, bool) {
+	switch h.GSOType() &^ GSOECN {
+	case GSONone:
+		return a.maxPlain, true
+	case GSOTCPv4:
+		return a.maxFrame, a.guestTSO
+	}
+	return 0, false
+}
+
 // abandon drops a partly assembled frame (the queue died under it).
 func (a *assembler) abandon(st *queueStats) {
 	if a.want > 0 {
@@ -182,19 +206,13 @@ func (a *assembler) finish(h Header, data []byte, st *queueStats) (f rxFrame, ok
 		st.drop(DropRunt)
 		return f, false
 	}
-	if len(data) > a.maxFrame {
-		st.drop(DropTooLong)
+	limit, ok := a.limit(h)
+	if !ok {
+		st.drop(DropGSO)
 		return f, false
 	}
-	switch h.GSOType() &^ GSOECN {
-	case GSONone:
-	case GSOTCPv4:
-		if !a.guestTSO {
-			st.drop(DropGSO)
-			return f, false
-		}
-	default:
-		st.drop(DropGSO)
+	if len(data) > limit {
+		st.drop(DropTooLong)
 		return f, false
 	}
 	fl := h.Flags()
@@ -215,6 +233,7 @@ func (a *assembler) finish(h Header, data []byte, st *queueStats) (f rxFrame, ok
 		st.rxCsumValid.Add(1)
 	}
 	f.b = data
+	f.gso = h.GSOType()&^GSOECN == GSOTCPv4
 	if a.hdrLen == HeaderHashLen && h.HashReport() == HashReportTCPv4 {
 		f.rss = link.RSS{Hash: h.HashValue(), Valid: true}
 		st.rxHashed.Add(1)
