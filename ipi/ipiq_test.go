@@ -226,7 +226,6 @@ func TestStressTinyFIFOs(t *testing.T) {
 	t.Logf("stats %+v", s)
 }
 
-
 // TestCPUSyncUnderLoad: several masters run overlapping cpusyncs while every CPU also
 // floods IPIs; while the master's function runs, no target makes progress in its work.
 func TestCPUSyncUnderLoad(t *testing.T) {
