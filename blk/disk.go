@@ -159,12 +159,11 @@ func (d *Disk) put(b *Bio, wait bool) error {
 			if n > 0 {
 				start := b.Off &^ (vm.PageSize - 1)
 				end := (b.Off + n + vm.PageSize - 1) &^ (vm.PageSize - 1)
-				var lk *vm.RangeLock
-				if wait {
-					lk = d.obj.LockRange(start, end-start, vm.Exclusive)
-				} else if lk = d.obj.TryLockRange(start, end-start, vm.Exclusive); lk == nil {
+				if !wait {
+					// Locking, and writing back dirty pages, may block.
 					return errWouldBlock
 				}
+				lk := d.obj.LockRange(start, end-start, vm.Exclusive)
 				// Dirty cached bytes of these pages outside the bio's
 				// sectors must survive: write them back first.
 				if err := lk.WriteBack(); err != nil {

@@ -33,7 +33,8 @@ func (d *Disk) Port(s *sched.System) *sched.Port {
 		case ErrAsync:
 			return sched.EASYNC
 		case errWouldBlock:
-			// The object range is busy: let a helper goroutine wait for it.
+			// A raw write must take the object's pages (and may write dirty
+			// ones back): a helper goroutine does that and queues the bio.
 			go func() {
 				if err := d.Put(b); err != ErrAsync {
 					b.Err = err
