@@ -13,8 +13,10 @@ type BioMsg struct {
 // Port returns the disk's LWKT message port (a put port in system s). Its
 // put function runs in the sender's context and never blocks that CPU: a
 // read whose range is valid in the disk's object completes there and then
-// (DoMsg costs a function call); anything else is queued for the device
-// thread and the put returns EASYNC. The device thread and the driver are
+// (DoMsg costs a function call); another read is queued for the device
+// thread, a write or discard handed to a helper goroutine (it must lock and
+// may write back the object's pages first); then the put returns EASYNC.
+// The device thread and the driver are
 // outside the system (plain goroutines, like host device emulation), so a
 // completion travels back to the sender's CPU as an IPI, which replies.
 // Bio.Done is taken over by the port.
