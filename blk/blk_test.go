@@ -150,6 +150,18 @@ func TestDiskObjectAndFastPath(t *testing.T) {
 	if _, err := obj.ReadAt(page, 8192); err != nil || !bytes.Equal(page, want[8192:12288]) {
 		t.Fatalf("dirty bytes lost around a raw write: %v", err)
 	}
+	// A raw read sees dirty cached data it does not entirely cover in the
+	// cache (here: the second page is not cached).
+	obj.Discard(16384, 8192)
+	if _, err := obj.WriteAt([]byte("dirty"), 16384+10); err != nil {
+		t.Fatal(err)
+	}
+	copy(want[16384+10:], "dirty")
+	obj.Discard(16384+4096, 4096)
+	raw := make([]byte, 8192)
+	if err := d.ReadAt(raw, 16384); err != nil || !bytes.Equal(raw, want[16384:16384+8192]) {
+		t.Fatalf("raw read missed dirty cached data: %v", err)
+	}
 	// A raw write keeps the object coherent.
 	nw := bytes.Repeat([]byte{0xAB}, 1024)
 	if err := d.WriteAt(nw, 512); err != nil {

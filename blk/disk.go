@@ -152,6 +152,16 @@ func (d *Disk) put(b *Bio, wait bool) error {
 				d.stats.FastPath.Add(1)
 				return nil
 			}
+			// The device must not return older data than the object holds:
+			// write back any dirty pages of the range first.
+			if _, dirty := d.obj.Resident(); dirty > 0 && n > 0 {
+				if !wait {
+					return errWouldBlock
+				}
+				if err := d.obj.SyncRange(b.Off, n); err != nil {
+					return d.fail(b, err)
+				}
+			}
 		case OpWrite, OpDiscard:
 			// A raw write replaces what the object caches: hold the pages'
 			// range exclusive until the device has it, so no reader refills

@@ -14,8 +14,9 @@ type BioMsg struct {
 // put function runs in the sender's context and never blocks that CPU: a
 // read whose range is valid in the disk's object completes there and then
 // (DoMsg costs a function call); another read is queued for the device
-// thread, a write or discard handed to a helper goroutine (it must lock and
-// may write back the object's pages first); then the put returns EASYNC.
+// thread, unless dirty cached pages may have to be written back first: that
+// and writes and discards (which lock the object's pages) go to a helper
+// goroutine; then the put returns EASYNC.
 // The device thread and the driver are
 // outside the system (plain goroutines, like host device emulation), so a
 // completion travels back to the sender's CPU as an IPI, which replies.
@@ -35,8 +36,8 @@ func (d *Disk) Port(s *sched.System) *sched.Port {
 		case ErrAsync:
 			return sched.EASYNC
 		case errWouldBlock:
-			// A raw write must take the object's pages (and may write dirty
-			// ones back): a helper goroutine does that and queues the bio.
+			// Locking or writing back the object's pages may block: a
+			// helper goroutine does that and queues the bio.
 			go func() {
 				if err := d.Put(b); err != ErrAsync {
 					b.Err = err
