@@ -254,21 +254,25 @@ func TestNoCsumOffloadWithoutFeature(t *testing.T) {
 }
 
 func TestLinkStatus(t *testing.T) {
-	ch := make(chan bool, 4)
-	r := newRig(t, false, vnetsim.Options{LinkDown: true}, vnet.Options{OnLink: func(up bool) { ch <- up }})
-	if r.drv.LinkUp() {
-		t.Fatal("link up at start")
-	}
-	r.sim.SetLink(true)
-	if up := <-ch; !up || !r.drv.LinkUp() {
-		t.Fatal("link up not reported")
-	}
-	r.sim.SetLink(false)
-	if up := <-ch; up || r.drv.LinkUp() {
-		t.Fatal("link down not reported")
-	}
-	if r.drv.Stats().ConfigChanges != 2 {
-		t.Fatalf("config changes %d", r.drv.Stats().ConfigChanges)
+	for _, pci := range []bool{false, true} {
+		t.Run(fmt.Sprintf("pci=%v", pci), func(t *testing.T) {
+			ch := make(chan bool, 4)
+			r := newRig(t, pci, vnetsim.Options{LinkDown: true}, vnet.Options{OnLink: func(up bool) { ch <- up }})
+			if r.drv.LinkUp() {
+				t.Fatal("link up at start")
+			}
+			r.sim.SetLink(true)
+			if up := <-ch; !up || !r.drv.LinkUp() {
+				t.Fatal("link up not reported")
+			}
+			r.sim.SetLink(false)
+			if up := <-ch; up || r.drv.LinkUp() {
+				t.Fatal("link down not reported")
+			}
+			if r.drv.Stats().ConfigChanges != 2 {
+				t.Fatalf("config changes %d", r.drv.Stats().ConfigChanges)
+			}
+		})
 	}
 }
 
