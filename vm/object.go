@@ -7,8 +7,10 @@
 // Locking: Object.mu protects the page map, the size, the range-lock
 // records and the state map, and is held only for short bookkeeping. Page
 // contents are protected by range locks (rangelock.go), which are held
-// across copies and pager I/O. Pool.mu (pool.go) is never held while an
-// Object.mu is taken.
+// across copies and pager I/O. Lock order: Object.mu before Pool.mu;
+// Pool.mu is never held while an Object.mu is taken. A thread holds at
+// most one blocking range lock of an object at a time (others only by
+// TryLockRange), so range locks cannot deadlock among themselves.
 package vm
 
 import (

@@ -4,6 +4,8 @@ package vm
 // byte range of the object it is about to touch. Readers take the range
 // shared, writers exclusive, so reads and writes on different parts of one
 // object run in parallel while a reader can never observe half of a write.
+// Ranges are rounded out to whole pages (rangeBounds): the cache's unit is
+// the page, and bytes of one page share its contents and state.
 //
 // Records are aggregated: a new lock that touches (overlaps or abuts) a held
 // record of the same mode is folded into it, the record's count goes up and
