@@ -15,8 +15,9 @@
 // (port.go). The port is served by a configurable number of filesystem threads (one per CPU by
 // default). A filesystem that can complete an operation without blocking (memfs, embedfs, or
 // anything that says so through FastPather) has it run directly in the caller's context, the
-// synchronous fast path of DragonFly's lwkt_domsg; otherwise the message is queued and the
-// caller waits for the reply.
+// synchronous fast path of DragonFly's lwkt_domsg. A filesystem may also attempt a message
+// opportunistically (TryFaster: ext2 serves reads of resident pages this way). Otherwise the
+// message is queued and the caller waits for the reply.
 //
 // Data. Read and write messages carry a kernel-owned byte range (an object range), never a
 // caller's address; in a unikernel the two coincide physically, but the VOP contract is that the
