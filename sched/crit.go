@@ -24,8 +24,15 @@ func (td *Thread) CritExit() {
 		panic("sched: CritExit without CritEnter in thread " + td.String())
 	}
 	td.crit--
-	if td.crit == 0 && c.resched {
-		c.checkPreempt()
+	if td.crit == 0 {
+		if td.pollDeferred {
+			td.pollDeferred = false
+			td.Poll()
+			return
+		}
+		if c.resched {
+			c.checkPreempt()
+		}
 	}
 }
 
@@ -33,11 +40,13 @@ func (td *Thread) CritExit() {
 func (td *Thread) InCrit() int { return td.crit }
 
 // Poll runs work that arrived for the thread's CPU (IPIs and due timers) without switching,
-// then honours a pending preemption, unless the thread is in a critical section (DragonFly's
-// splz). Long-running threads call it at convenient points.
+// then honours a pending preemption (DragonFly's splz). Inside a critical section it only
+// records the request, and the outermost CritExit polls. Long-running threads call it at
+// convenient points.
 func (td *Thread) Poll() {
 	c := td.assertRunning("Poll")
 	if td.crit > 0 {
+		td.pollDeferred = true // CritExit polls when the count returns to zero
 		return
 	}
 	c.sys.ipi.Process(c.id)

@@ -362,3 +362,43 @@ func TestJoin(t *testing.T) {
 		t.Fatal("Join did not return")
 	}
 }
+
+// TestCritDefersRemoteWork: an interrupt thread created for CPU 0 from CPU 1 arrives as an
+// IPI while CPU 0's thread is in a critical section; Poll there does nothing, and the work
+// (adoption, then preemption) runs at the outermost CritExit.
+func TestCritDefersRemoteWork(t *testing.T) {
+	s := startSystem(t, 2, Options{})
+	var log []string // appended on CPU 0 only
+	var inCrit atomic.Bool
+	sent := make(chan struct{})
+	go func() {
+		for !inCrit.Load() {
+			runtime.Gosched()
+		}
+		s.Run(1, ThreadOpts{}, func(td *Thread) {
+			td.Go(0, ThreadOpts{Prio: PriInt}, func(*Thread) { log = append(log, "interrupt") })
+		})
+		close(sent)
+	}()
+	s.Run(0, ThreadOpts{Prio: PriKernel}, func(td *Thread) {
+		td.CritEnter()
+		td.CritEnter()
+		inCrit.Store(true)
+		for !s.IPI().Pending(0) {
+			runtime.Gosched()
+		}
+		td.Poll()
+		if !s.IPI().Pending(0) {
+			log = append(log, "Poll ran IPIs inside a critical section")
+		}
+		log = append(log, "polled in crit")
+		td.CritExit()
+		log = append(log, "inner exit")
+		td.CritExit()
+		log = append(log, "outer exit")
+	})
+	<-sent
+	if want := []string{"polled in crit", "inner exit", "interrupt", "outer exit"}; !slices.Equal(log, want) {
+		t.Fatalf("order %v, want %v", log, want)
+	}
+}

@@ -47,18 +47,19 @@ type Thread struct {
 	fn     func(*Thread)
 
 	// Fields below are owned by the thread's CPU.
-	next, prev *Thread // run queue links
-	onrunq     bool    // on its CPU's run queue (the running thread stays on it unless it blocks)
-	running    bool
-	exited     bool
-	preempted  bool   // switched out by a preemption: resume at the head of its level
-	migrateTo  int    // target CPU of a pending migration, or -1
-	crit       int    // critical section depth
-	nswitch    uint64 // times switched to
-	tokens     []tokenRef
-	pendingTok bool  // the newest token ref failed and is not held (see waitTokens)
-	port       *Port // the thread's own port (reply port for DoMsg)
-	sleep      sleepState
+	next, prev   *Thread // run queue links
+	onrunq       bool    // on its CPU's run queue (the running thread stays on it unless it blocks)
+	running      bool
+	exited       bool
+	preempted    bool   // switched out by a preemption: resume at the head of its level
+	migrateTo    int    // target CPU of a pending migration, or -1
+	crit         int    // critical section depth
+	pollDeferred bool   // Poll was called inside a critical section: CritExit polls
+	nswitch      uint64 // times switched to
+	tokens       []tokenRef
+	pendingTok   bool  // the newest token ref failed and is not held (see waitTokens)
+	port         *Port // the thread's own port (reply port for DoMsg)
+	sleep        sleepState
 
 	resume func() (struct{}, bool) // iter.Pull next: runs the thread until it switches out
 	yield  func(struct{}) bool     // set inside the coroutine: switches out
