@@ -92,6 +92,7 @@ type Device struct {
 	features uint64
 	size     int64
 	segMax   int
+	blkSize  int    // logical block size: I/O granule (blk_size, else 512)
 	maxDS    uint32 // max_discard_sectors
 	maxDSeg  uint32
 	qs       []*vq
@@ -127,6 +128,15 @@ func New(t virtio.Transport, dma virtio.DMA, o Options) (*Device, error) {
 			want = 4
 		}
 		nq = max(1, min(int(t.ReadConfig16(CfgNumQueues)), want))
+	}
+	d.blkSize = Sector
+	if f&FeatureBlkSize != 0 {
+		// Use blk_size as the I/O granule when it is sane and divides the
+		// capacity; otherwise stay with 512-byte sectors (always valid).
+		bs := int64(t.ReadConfig32(CfgBlkSize))
+		if bs >= Sector && bs <= 1<<16 && bs&(bs-1) == 0 && d.size%bs == 0 {
+			d.blkSize = int(bs)
+		}
 	}
 	if f&FeatureSegMax != 0 {
 		d.segMax = int(t.ReadConfig32(CfgSegMax))
@@ -190,7 +200,7 @@ func (d *Device) Limits() blk.Limits {
 		}
 	}
 	return blk.Limits{
-		SectorSize:  Sector,
+		SectorSize:  d.blkSize,
 		MaxTransfer: 1 << 20,
 		MaxSegments: segs,
 		QueueDepth:  depth,

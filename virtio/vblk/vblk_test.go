@@ -355,3 +355,24 @@ func TestMSIX(t *testing.T) {
 		}
 	}
 }
+
+// blk_size becomes the I/O granule when it divides the capacity.
+func TestBlkSize(t *testing.T) {
+	img := image(1<<20, 9)
+	r := newRig(t, false, img, virtiosim.BlkOptions{BlkSize: 4096, FailAt: -1}, vblk.Options{})
+	if r.disk.Limits().SectorSize != 4096 {
+		t.Fatalf("sector size %d", r.disk.Limits().SectorSize)
+	}
+	if err := r.disk.WriteAt(make([]byte, 512), 512); !errors.Is(err, blk.ErrMisaligned) {
+		t.Fatalf("512-byte write on a 4 KiB device: %v", err)
+	}
+	b := make([]byte, 100)
+	if _, err := r.disk.Object().ReadAt(b, 5000); err != nil || !bytes.Equal(b, img[5000:5100]) {
+		t.Fatalf("object read: %v", err)
+	}
+	odd := image(1<<20+512, 10)
+	r2 := newRig(t, false, odd, virtiosim.BlkOptions{BlkSize: 4096, FailAt: -1}, vblk.Options{})
+	if r2.disk.Limits().SectorSize != 512 {
+		t.Fatalf("capacity not a multiple of blk_size: sector size %d", r2.disk.Limits().SectorSize)
+	}
+}

@@ -37,9 +37,10 @@ type BlkOptions struct {
 	QueueMax uint16 // per-queue maximum size (default 128)
 	SegMax   uint32 // 0: not offered
 	ID       string
-	FailAt   int64 // a request touching this byte offset gets IOERR; -1 none
-	NoEvent  bool  // do not offer VIRTIO_F_EVENT_IDX
-	NoIndir  bool  // do not offer VIRTIO_F_INDIRECT_DESC
+	FailAt   int64  // a request touching this byte offset gets IOERR; -1 none
+	NoEvent  bool   // do not offer VIRTIO_F_EVENT_IDX
+	NoIndir  bool   // do not offer VIRTIO_F_INDIRECT_DESC
+	BlkSize  uint32 // blk_size to report (default 512)
 }
 
 // Blk is a simulated virtio-blk device over an in-memory image.
@@ -85,7 +86,10 @@ func NewBlk(mem *Memory, img []byte, o BlkOptions) *Blk {
 	cfg := make([]byte, 60)
 	binary.LittleEndian.PutUint64(cfg[0:], uint64(len(img)/512))
 	binary.LittleEndian.PutUint32(cfg[12:], o.SegMax)
-	binary.LittleEndian.PutUint32(cfg[20:], 512)
+	if o.BlkSize == 0 {
+		o.BlkSize = 512
+	}
+	binary.LittleEndian.PutUint32(cfg[20:], o.BlkSize)
 	binary.LittleEndian.PutUint16(cfg[34:], uint16(o.Queues))
 	binary.LittleEndian.PutUint32(cfg[36:], 64) // max_discard_sectors
 	binary.LittleEndian.PutUint32(cfg[40:], 4)  // max_discard_seg
