@@ -3,6 +3,7 @@ package qemu
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -166,5 +167,18 @@ func TestRunMissingBinary(t *testing.T) {
 		Options{KVM: func() error { return nil }})
 	if err == nil {
 		t.Error("missing binary accepted")
+	}
+}
+
+// A console input that never ends must not keep Wait from returning.
+func TestRunEndlessStdin(t *testing.T) {
+	inR, inW := io.Pipe()
+	defer inW.Close()
+	go io.WriteString(inW, "hello\n") // then the stream stays open
+	res, err := Run(context.Background(), Config{Binary: fakeQEMU(t, "read line; echo got $line; exit 33"), Kernel: "k"},
+		Options{Stdin: inR, Timeout: 10 * time.Second, KVM: func() error { return errors.New("none") },
+			OnLine: func(_ time.Duration, l string) {}})
+	if err != nil || res.Verdict != GuestSuccess {
+		t.Fatalf("%v (%v)", err, res.Verdict)
 	}
 }

@@ -45,6 +45,8 @@ type VM struct {
 	timer    *time.Timer
 	mu       sync.Mutex
 	timedOut bool
+	// closeAfterStart are our ends of pipes QEMU inherited.
+	closeAfterStart []*os.File
 }
 
 // Start launches QEMU.
@@ -70,10 +72,9 @@ func Start(ctx context.Context, cfg Config, o Options) (*VM, error) {
 	}
 	vm := &VM{cfg: cfg, note: note, copied: make(chan struct{})}
 	vm.cmd = exec.CommandContext(ctx, bin, args...)
-	vm.cmd.Stdin = o.Stdin
-	// An input stream that never ends (a pipe, a terminal) must not keep
-	// Wait from returning once QEMU has exited.
-	vm.cmd.WaitDelay = time.Second
+	if err := vm.setStdin(o.Stdin); err != nil {
+		return nil, err
+	}
 	vm.cmd.Stderr = os.Stderr
 	if o.Stdout == nil && o.OnLine == nil && o.SerialLog == "" {
 		o.Stdout = io.Discard
@@ -93,6 +94,9 @@ func Start(ctx context.Context, cfg Config, o Options) (*VM, error) {
 			vm.log.Close()
 		}
 		return nil, fmt.Errorf("qemu: start %s: %w", bin, err)
+	}
+	for _, f := range vm.closeAfterStart {
+		f.Close()
 	}
 	if o.Timeout > 0 {
 		vm.timer = time.AfterFunc(o.Timeout, func() {
@@ -141,6 +145,31 @@ func (vm *VM) copy(out io.Reader, o Options) {
 			return
 		}
 	}
+}
+
+// setStdin gives QEMU its console input. A reader that is not a file is
+// copied through an OS pipe by our own goroutine, so that Wait returns when
+// QEMU exits even if the reader never ends; the goroutine then ends at the
+// reader's next byte or close.
+func (vm *VM) setStdin(in io.Reader) error {
+	if in == nil {
+		return nil
+	}
+	if f, ok := in.(*os.File); ok {
+		vm.cmd.Stdin = f
+		return nil
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("qemu: stdin pipe: %w", err)
+	}
+	vm.cmd.Stdin = pr
+	vm.closeAfterStart = append(vm.closeAfterStart, pr)
+	go func() {
+		io.Copy(pw, in)
+		pw.Close()
+	}()
+	return nil
 }
 
 // Note says which accelerator was chosen when it was chosen automatically.
