@@ -1,107 +1,142 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"errors"
+	"hash"
 	"net"
-	"net/netip"
 	"testing"
-
-	"damselfly/net/link"
-	dstack "damselfly/net/stack"
-
-	"gvisor.dev/gvisor/pkg/tcpip"
-	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
-	"gvisor.dev/gvisor/pkg/tcpip/header"
-	"gvisor.dev/gvisor/pkg/tcpip/link/pipe"
-	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
-	gstack "gvisor.dev/gvisor/pkg/tcpip/stack"
-	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 )
 
-// pair is a client stack and a server stack joined by an in-memory link.
-type pair interface {
-	listen(port uint16) (net.Listener, error)
-	dial(ctx context.Context, port uint16) (net.Conn, error)
-	close()
-}
-
-var (
-	clientAddr = netip.MustParseAddr("10.0.0.1")
-	serverAddr = netip.MustParseAddr("10.0.0.2")
-)
-
-type damselflyPair struct {
-	stop chan struct{}
-	a, b *dstack.Stack
-}
-
-func newDamselfly(tb testing.TB, threads int) pair {
-	p := &damselflyPair{stop: make(chan struct{})}
-	pl := link.NewPipe(link.PipeConfig{})
-	var err error
-	if p.a, err = dstack.New(dstack.Config{Link: pl.A, Addr: netip.PrefixFrom(clientAddr, 24), Threads: threads}); err != nil {
-		tb.Fatal(err)
+// TestTransferMovesBytes checks that each stack delivers every byte of a
+// bulk transfer, in order, so a benchmark never measures a broken stack.
+func TestTransferMovesBytes(t *testing.T) {
+	chunk := make([]byte, 48<<10+13) // not a multiple of the MSS
+	for i := range chunk {
+		chunk[i] = byte(i*31 + i>>8)
 	}
-	if p.b, err = dstack.New(dstack.Config{Link: pl.B, Addr: netip.PrefixFrom(serverAddr, 24), Threads: threads}); err != nil {
-		tb.Fatal(err)
+	const chunks = 40
+	sent := sha256.New()
+	for range chunks {
+		sent.Write(chunk)
 	}
-	return p
-}
-
-func (p *damselflyPair) listen(port uint16) (net.Listener, error) {
-	return p.b.ListenTCP(netip.AddrPortFrom(netip.Addr{}, port), 1024)
-}
-
-func (p *damselflyPair) dial(ctx context.Context, port uint16) (net.Conn, error) {
-	return p.a.DialTCP(ctx, netip.AddrPortFrom(serverAddr, port))
-}
-
-func (p *damselflyPair) close() { p.a.Close(); p.b.Close() }
-
-type gvisorPair struct {
-	a, b *gstack.Stack
-}
-
-func newGStack(tb testing.TB, ep gstack.LinkEndpoint, addr netip.Addr) *gstack.Stack {
-	s := gstack.New(gstack.Options{
-		NetworkProtocols:   []gstack.NetworkProtocolFactory{ipv4.NewProtocol},
-		TransportProtocols: []gstack.TransportProtocolFactory{tcp.NewProtocol},
-	})
-	if err := s.CreateNIC(1, ep); err != nil {
-		tb.Fatalf("gvisor CreateNIC: %v", err)
+	for _, s := range Stacks {
+		t.Run(s.Name, func(t *testing.T) {
+			p, err := s.New()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			got := sha256.New()
+			n, err := Transfer(p, chunk, chunks, func(b []byte) { got.Write(b) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := int64(len(chunk) * chunks); n != want {
+				t.Fatalf("server got %d bytes, want %d", n, want)
+			}
+			if !bytes.Equal(got.Sum(nil), sent.Sum(nil)) {
+				t.Fatal("server got different bytes than were sent")
+			}
+		})
 	}
-	pa := tcpip.ProtocolAddress{Protocol: ipv4.ProtocolNumber, AddressWithPrefix: tcpip.AddrFrom4(addr.As4()).WithPrefix()}
-	if err := s.AddProtocolAddress(1, pa, gstack.AddressProperties{}); err != nil {
-		tb.Fatalf("gvisor AddProtocolAddress: %v", err)
+}
+
+// TestRRAndConnect checks that every response matches its request and
+// that connect/close sees the server's FIN, on each stack.
+func TestRRAndConnect(t *testing.T) {
+	for _, s := range Stacks {
+		t.Run(s.Name, func(t *testing.T) {
+			p, err := s.New()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			l, err := ListenRR(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			c, err := p.Dial(context.Background(), portEcho)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			req, resp, want := make([]byte, ReqSize), make([]byte, RespSize), make([]byte, RespSize)
+			for i := range 200 {
+				for j := range req {
+					req[j] = byte(i + j)
+				}
+				if err := RoundTrip(c, req, resp); err != nil {
+					t.Fatalf("request %d: %v", i, err)
+				}
+				Response(req, want)
+				if !bytes.Equal(resp, want) {
+					t.Fatalf("request %d: wrong response", i)
+				}
+			}
+			cl, err := ListenClose(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			for i := range 50 {
+				if err := ConnectOnce(p); err != nil {
+					t.Fatalf("connection %d: %v", i, err)
+				}
+			}
+		})
 	}
-	s.SetRouteTable([]tcpip.Route{{Destination: header.IPv4EmptySubnet, NIC: 1}})
-	// SACK on, as in Damselfly's TCP.
-	sack := tcpip.TCPSACKEnabled(true)
-	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
-	return s
 }
 
-func newGVisor(tb testing.TB) pair {
-	ea, eb := pipe.New("\x02\x00\x00\x00\x00\x0a", "\x02\x00\x00\x00\x00\x0b", 1500)
-	return &gvisorPair{a: newGStack(tb, ea, clientAddr), b: newGStack(tb, eb, serverAddr)}
+// blackhole is a Pair whose connections accept writes and deliver
+// nothing: the benchmarks must refuse to report figures for it.
+type blackhole struct{ accept chan net.Conn }
+
+type holeConn struct{ net.Conn }
+
+func (c holeConn) Write(b []byte) (int, error) { return len(b), nil }
+func (c holeConn) CloseWrite() error           { return c.Conn.Close() }
+
+type holeListener struct {
+	ch     chan net.Conn
+	closed chan struct{}
 }
 
-func (p *gvisorPair) listen(port uint16) (net.Listener, error) {
-	return gonet.ListenTCP(p.b, tcpip.FullAddress{NIC: 1, Port: port}, ipv4.ProtocolNumber)
+func (l *holeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
 }
+func (l *holeListener) Close() error   { close(l.closed); return nil }
+func (l *holeListener) Addr() net.Addr { return &net.TCPAddr{} }
 
-func (p *gvisorPair) dial(ctx context.Context, port uint16) (net.Conn, error) {
-	return gonet.DialContextTCP(ctx, p.a, tcpip.FullAddress{NIC: 1, Addr: tcpip.AddrFrom4(serverAddr.As4()), Port: port}, ipv4.ProtocolNumber)
+func (h *blackhole) Listen(uint16) (net.Listener, error) {
+	return &holeListener{ch: h.accept, closed: make(chan struct{})}, nil
 }
+func (h *blackhole) Dial(context.Context, uint16) (net.Conn, error) {
+	a, b := net.Pipe()
+	h.accept <- b
+	return holeConn{a}, nil
+}
+func (h *blackhole) Close() {}
 
-func (p *gvisorPair) close() { p.a.Close(); p.b.Close() }
-
-// stacks lists what each benchmark runs on.
-var stacks = []struct {
-	name string
-	make func(testing.TB) pair
-}{
-	{"damselfly-1thread", func(tb testing.TB) pair { return newDamselfly(tb, 1) }},
-	{"damselfly-2threads", func(tb testing.TB) pair { return newDamselfly(tb, 2) }},
-	{"gvisor", newGVisor},
+func TestBulkRefusesLostBytes(t *testing.T) {
+	r := testing.Benchmark(func(b *testing.B) { Bulk(b, &blackhole{accept: make(chan net.Conn, 1)}) })
+	if r.N != 0 {
+		t.Fatalf("Bulk reported %v over a link that delivers nothing", r)
+	}
+	var h hash.Hash = sha256.New()
+	n, err := Transfer(&blackhole{accept: make(chan net.Conn, 1)}, make([]byte, 100), 3, func(b []byte) { h.Write(b) })
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("blackhole delivered %d bytes", n)
+	}
 }
