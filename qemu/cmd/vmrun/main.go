@@ -75,8 +75,7 @@ func main() {
 	case *tcgMulti:
 		cfg.Accel = qemu.AccelTCGMulti
 	}
-	stat, err := os.Stdin.Stat()
-	interactive := err == nil && stat.Mode()&os.ModeCharDevice != 0
+	interactive := isTerminal(os.Stdin)
 	opts := qemu.Options{Stdout: os.Stdout, SerialLog: *logPath, Timeout: *timeout}
 	if interactive {
 		cfg.Interactive = true
@@ -109,4 +108,17 @@ func main() {
 	}
 	fmt.Fprintf(os.Stderr, "vmrun: %v\n", err)
 	os.Exit(3)
+}
+
+// isTerminal reports whether f is a character device other than /dev/null
+// (good enough to tell a person's terminal from a pipe or a CI runner).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	if null, err := os.Stat(os.DevNull); err == nil && os.SameFile(st, null) {
+		return false
+	}
+	return true
 }
