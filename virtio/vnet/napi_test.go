@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"damselfly/virtio/virtiosim"
 	"damselfly/virtio/vnet"
 	"damselfly/virtio/vnet/vnetsim"
 )
@@ -182,4 +185,41 @@ func TestHostileDevice(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A used ring that lies about ids is survived (the core drops the entry);
+// one whose index runs ahead breaks the queue pair, which is then dead and
+// counted, without a panic, while the transmit side keeps working.
+func TestHostileUsedRing(t *testing.T) {
+	r := newRig(t, false, vnetsim.Options{}, vnet.Options{QueueSize: 16})
+	var idx uint16
+	r.sim.Inject(rawFrame(1, 100), vnetsim.RxOpts{Queue: 0})
+	r.recv(t)
+	idx = 1
+	r.sim.Corrupt(0, func(vq *virtiosim.Queue) { vq.PushRaw(5000, 100, idx+1) })
+	idx++
+	// Still alive: an honest frame after the bad entry arrives.
+	f := rawFrame(2, 100)
+	r.sim.Inject(f, vnetsim.RxOpts{Queue: 0})
+	if x := r.recv(t); !bytes.Equal(x.f, f) {
+		t.Fatal("frame after a bad used id damaged")
+	}
+	if q := r.drv.Stats().Queues[0]; q.RxQueue.BadUsed != 1 {
+		t.Fatalf("bad used entry not counted: %+v", q.RxQueue)
+	}
+	idx++
+	r.sim.Corrupt(0, func(vq *virtiosim.Queue) { vq.PushRaw(0, 10, idx+1000) })
+	// The poll runs on its goroutine; the queue dies there.
+	for deadline := time.Now().Add(wait); r.drv.Stats().Queues[0].Drops["broken"] == 0; runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Fatal("broken ring not noticed")
+		}
+	}
+	if r.drv.Poll(0) {
+		t.Fatal("dead queue wants polling")
+	}
+	if err := r.drv.Send(rawFrame(3, 100)); err != nil {
+		t.Fatalf("transmit after the receive ring broke: %v", err)
+	}
+	r.sent(t)
 }

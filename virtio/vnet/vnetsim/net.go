@@ -642,3 +642,15 @@ func (n *Net) rssConfig(b []byte, neg uint64) error {
 	n.report = neg&fHashReport != 0
 	return nil
 }
+
+// Corrupt runs f on the device side of receive queue pair p, under the
+// device's lock, then raises an interrupt: tests use it to write used
+// entries no honest device would (virtiosim.Queue.PushRaw).
+func (n *Net) Corrupt(p int, f func(vq *virtiosim.Queue)) {
+	n.mu.Lock()
+	if vq := n.VQ(2 * p); vq != nil {
+		f(vq)
+	}
+	n.mu.Unlock()
+	n.RaiseInterrupt(1)
+}
