@@ -67,7 +67,7 @@ func (s *Stack) newConn(key fourTuple) *Conn {
 	c.snd.reorder = dupThresh
 	c.snd.mss = 536 // RFC 9293 §3.7.1 default until the peer says otherwise
 	c.rcv.mss = s.mss()
-	c.tsOffset = s.cfg.Rand()
+	c.tsOffset = s.tsOffsetFor(key.local, key.remote)
 	if s.cfg.Congestion == "newreno" {
 		c.snd.cc = &c.snd.ccReno
 	} else {

@@ -2,6 +2,7 @@ package tcp
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"time"
 )
 
@@ -65,9 +66,23 @@ func (s *Stack) checkCookie(key fourTuple, clientISN, cookie uint32) (int, bool)
 }
 
 // cookieTSOffset is the timestamp offset used for cookie connections of a
-// tuple, so the TSval in the SYN-ACK and those after it are monotonic.
+// tuple, so the TSval in the SYN-ACK and those after it are monotonic. It is
+// the same offset every connection between the two hosts uses (tsOffsetFor).
 func (s *Stack) cookieTSOffset(key fourTuple) uint32 {
-	return uint32(tupleHash(&s.cfg.ISNSecret, key.local, key.remote, 0x7473))
+	return s.tsOffsetFor(key.local, key.remote)
+}
+
+// tsOffsetFor is the TSval offset for connections between two hosts: a keyed
+// hash of the address pair, ports left out (as Linux does). A random offset
+// per connection would break the reuse of a 4-tuple still in TIME-WAIT on
+// the other side: the new connection's timestamps could be lower than the
+// old one's and the peer would drop its SYN by PAWS (RFC 7323 §5.3) until
+// TIME-WAIT expired. With one offset per host pair the timestamps of
+// successive connections on a tuple keep increasing with the clock. The
+// offset still hides the clock's value from other hosts (RFC 7323 §7.1).
+func (s *Stack) tsOffsetFor(local, remote netip.AddrPort) uint32 {
+	return uint32(tupleHash(&s.cfg.ISNSecret,
+		netip.AddrPortFrom(local.Addr(), 0), netip.AddrPortFrom(remote.Addr(), 0), 0x7473))
 }
 
 // sendCookie answers a SYN statelessly.
