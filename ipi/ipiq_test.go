@@ -6,7 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // harness runs one goroutine per CPU: each polls its FIFOs, runs its own work function
@@ -23,7 +22,9 @@ type harness struct {
 // message being run may send more), so that shutdown strands no sender.
 func (h *harness) waitQuiet(done func() bool) {
 	for quiet := 0; quiet < 2; {
-		time.Sleep(time.Millisecond)
+		for i := 0; i < 100; i++ {
+			runtime.Gosched()
+		}
 		quiet++
 		if !done() {
 			quiet = 0
@@ -117,17 +118,18 @@ func TestDoorbellAvoidedWhilePolling(t *testing.T) {
 func TestWaitSeq(t *testing.T) {
 	h := newHarness(2, 8)
 	var done atomic.Int32
-	var waited atomic.Bool
+	var waited, finished atomic.Bool
 	h.start(func(cpu int) bool {
 		if cpu == 0 {
 			seq := h.q.Send(0, 1, func(int, any) { done.Add(1) }, nil)
 			h.q.WaitSeq(0, 1, seq)
 			waited.Store(done.Load() == 1)
+			finished.Store(true)
 		}
 		return false
 	})
-	for !waited.Load() && done.Load() == 0 {
-		time.Sleep(time.Millisecond)
+	for !finished.Load() {
+		runtime.Gosched()
 	}
 	h.shutdown()
 	if !waited.Load() {

@@ -137,6 +137,10 @@ func TestTokens(t *testing.T) {
 		got.Store(true)
 		td.RelToken(tok)
 	})
+	// Wait until the waiter has tried and failed at least once; it must not have got in.
+	for tok.Misses() == 0 && !got.Load() {
+		runtime.Gosched()
+	}
 	for i := 0; i < 100; i++ {
 		runtime.Gosched()
 	}
