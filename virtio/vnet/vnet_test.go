@@ -2,6 +2,7 @@ package vnet_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -69,6 +70,7 @@ func TestRxTx(t *testing.T) {
 		"no-event-idx":     {so: vnetsim.Options{NoEventIdx: true, NoIndirect: true}, vo: vnet.Options{QueueSize: 16}},
 		"mrg-small-bufs":   {vo: vnet.Options{RxBufSize: 256, QueueSize: 64}},
 		"hash-header":      {so: vnetsim.Options{Hash: true}},
+		"hash-small-bufs":  {so: vnetsim.Options{Hash: true}, vo: vnet.Options{RxBufSize: 128, QueueSize: 32}},
 		"budget-1":         {vo: vnet.Options{Budget: 1, QueueSize: 32}},
 		"no-mrg-no-eventi": {so: vnetsim.Options{NoMrg: true, NoEventIdx: true}, vo: vnet.Options{QueueSize: 4}},
 	}
@@ -113,7 +115,7 @@ func TestRxTx(t *testing.T) {
 				if st.Refills < n {
 					t.Fatalf("refills %d < %d", st.Refills, n)
 				}
-				if c.vo.RxBufSize == 256 && st.RxMerged == 0 {
+				if c.vo.RxBufSize != 0 && st.RxMerged == 0 {
 					t.Fatal("no frame spanned several buffers")
 				}
 			})
@@ -413,5 +415,27 @@ func TestQueueReceiverAndCopyBreak(t *testing.T) {
 		if len(f) > 100 && cap(g.f) == len(g.f) {
 			t.Fatalf("%d-byte frame copied", len(f))
 		}
+	}
+}
+
+func TestClose(t *testing.T) {
+	r := newRig(t, false, vnetsim.Options{}, vnet.Options{})
+	r.sim.Inject(rawFrame(1, 100), vnetsim.RxOpts{Queue: 0})
+	r.recv(t)
+	if err := r.drv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.drv.Send(rawFrame(2, 100)); !errors.Is(err, link.ErrClosed) {
+		t.Fatalf("send after close: %v", err)
+	}
+	r.drv.Interrupt()
+	if r.drv.Poll(0) {
+		t.Fatal("poll after close")
+	}
+	if err := r.drv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if r.sim.Status() != 0 {
+		t.Fatalf("device status %#x after close, want reset", r.sim.Status())
 	}
 }
