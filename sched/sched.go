@@ -29,8 +29,8 @@ type CPU struct {
 	// switch. Only the CPU's loop touches it; were two goroutines ever to run one CPU's
 	// loop, the check would fail or the race detector would report it.
 	active int
-	// nswitch counts switches; published to stats.switches every 64 and when idle, so
-	// the switch path carries no locked instruction for it.
+	// nswitch counts switches; published to stats.switches every 64, when idle and when a
+	// thread exits, so the switch path carries no locked instruction for it.
 	nswitch uint64
 
 	stats cpuCounters
@@ -287,6 +287,7 @@ func (c *CPU) exit(td *Thread) {
 	c.threads--
 	c.stats.threads.Add(-1)
 	c.sys.live.Add(-1)
+	c.stats.switches.Store(c.nswitch) // so that whoever waits for the exit sees current counts
 	close(td.done)
 	c.Wakeup(td) // threads in Join
 }

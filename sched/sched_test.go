@@ -316,6 +316,7 @@ func TestStatsAndThreads(t *testing.T) {
 	}
 	s.ScheduleExternal(parked.Load())
 	<-block
+	<-parked.Load().Done()
 	st := s.Stats()
 	if st.Created != 1 || st.CPUs[1].Switches < 2 || !strings.Contains(st.String(), "switches") {
 		t.Fatalf("stats %+v", st)
