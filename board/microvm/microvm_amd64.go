@@ -37,6 +37,7 @@ type Machine struct {
 	EntryTSC   uint64 // TSC at the PVH entry
 	CPUs       []board.CPU
 	Online     int // CPUs running Go code
+	Target     int // CPUs meant to run: the MADT's, capped by smp=
 	IOAPICs    []*ioapic.IOAPIC
 	Errors     []error  // problems found during Init; the kernel refuses to boot on any
 	Notes      []string // things worth a log line
@@ -160,6 +161,11 @@ func startCPUs() {
 	if want == 0 {
 		want = 1
 	}
+	// smp=<n> on the command line caps the CPUs used (the kernel reports
+	// a malformed command line itself, later).
+	if cfg, err := board.ParseCmdline(M.Boot.Cmdline); err == nil && cfg.SMP > 0 && cfg.SMP < want {
+		want = cfg.SMP
+	}
 	for i, c := range M.CPUs {
 		if c.APICID != uint32(i) {
 			M.Notes = append(M.Notes, fmt.Sprintf("smp: LAPIC ids are not 0..n-1 (%d at %d): starting the boot CPU only", c.APICID, i))
@@ -167,6 +173,7 @@ func startCPUs() {
 			break
 		}
 	}
+	M.Target = want
 	switch {
 	case want <= 1:
 		AMD64.InitSMP(1)
