@@ -70,6 +70,9 @@ func (p *pair) rxInterrupt() {
 // Poll(q) again, after letting other work run; until it returns false the
 // queue's interrupt stays off.
 func (d *Device) Poll(q int) (more bool) {
+	if q < 0 || q >= len(d.pairs) {
+		return false
+	}
 	p := d.pairs[q]
 	r := p.rx
 	r.mu.Lock()
