@@ -223,3 +223,31 @@ func TestHostileUsedRing(t *testing.T) {
 	}
 	r.sent(t)
 }
+
+// Per-queue vectors: QueueInterrupt schedules that queue alone.
+func TestQueueInterrupt(t *testing.T) {
+	var mu sync.Mutex
+	var scheduled []int
+	r := newRig(t, false, vnetsim.Options{Pairs: 2}, vnet.Options{Queues: 2, Schedule: func(q int) {
+		mu.Lock()
+		scheduled = append(scheduled, q)
+		mu.Unlock()
+	}})
+	r.sim.SetInterrupt(func() {}) // the device's shared line goes nowhere
+	f := rawFrame(7, 80)
+	r.sim.Inject(f, vnetsim.RxOpts{Queue: 1})
+	r.drv.QueueInterrupt(0) // nothing there
+	r.drv.QueueInterrupt(1)
+	r.drv.QueueInterrupt(5) // out of range: ignored
+	mu.Lock()
+	got := append([]int(nil), scheduled...)
+	mu.Unlock()
+	if len(got) != 1 || got[0] != 1 {
+		t.Fatalf("scheduled %v", got)
+	}
+	for r.drv.Poll(1) {
+	}
+	if x := r.recv(t); x.q != 1 || !bytes.Equal(x.f, f) {
+		t.Fatalf("frame on queue %d", x.q)
+	}
+}

@@ -429,13 +429,27 @@ func (d *Device) Interrupt() {
 		return
 	}
 	for _, p := range d.pairs {
-		p.rxInterrupt()
-		// A sender holding the lock reclaims anyway.
-		if p.tx.sgOut.Load() > 0 && p.tx.ctl.pending() && p.tx.mu.TryLock() {
-			dones := p.tx.reclaim(&p.st)
-			p.tx.mu.Unlock()
-			runDones(dones)
-		}
+		p.interrupt()
+	}
+}
+
+// QueueInterrupt is the handler for a vector that serves queue pair q
+// alone (MSI-X, when the core programs it): no interrupt status to read.
+func (d *Device) QueueInterrupt(q int) {
+	if q < 0 || q >= len(d.pairs) || d.closed.Load() {
+		return
+	}
+	d.interrupts.Add(1)
+	d.pairs[q].interrupt()
+}
+
+func (p *pair) interrupt() {
+	p.rxInterrupt()
+	// A sender holding the lock reclaims anyway.
+	if p.tx.sgOut.Load() > 0 && p.tx.ctl.pending() && p.tx.mu.TryLock() {
+		dones := p.tx.reclaim(&p.st)
+		p.tx.mu.Unlock()
+		runDones(dones)
 	}
 }
 
