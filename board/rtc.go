@@ -10,6 +10,7 @@ package board
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 )
 
@@ -156,22 +157,31 @@ type Edge struct {
 // SecondEdge spins until the seconds register changes and returns when,
 // bracketed by the surrounding reads (a vCPU descheduled between them makes
 // the bracket wide, not the answer wrong). It gives up after maxRTCPolls
-// reads (more than a second on any machine).
+// reads (more than a second on any machine). It yields the CPU between
+// reads: the runtime cannot preempt a spinning goroutine, and the one that
+// keeps the clock (board.Discipline's) may be waiting for this CPU.
 func (c *RTC) SecondEdge(now func() int64) (Edge, error) {
-	first := c.reg(rtcSeconds)
-	before := now()
+	var first uint8
+	var before int64
 	for i := 0; i < maxRTCPolls; i++ {
-		s := c.reg(rtcSeconds)
-		after := now()
-		if s != first {
+		t0 := now()
+		sec := c.reg(rtcSeconds)
+		t1 := now()
+		switch {
+		case i == 0:
+			first = sec
+		case sec != first:
+			// the second changed after the last read of the old
+			// value began (before) and before this read ended (t1)
 			r, err := c.Regs()
 			if err != nil {
 				return Edge{}, err
 			}
 			wall, err := r.Time()
-			return Edge{Wall: wall, Before: before, After: after}, err
+			return Edge{Wall: wall, Before: before, After: t1}, err
 		}
-		before = after
+		before = t0
+		runtime.Gosched()
 	}
 	return Edge{}, ErrNoRTC
 }
