@@ -234,6 +234,9 @@ func (a *assembler) finish(h Header, data []byte, st *queueStats) (f rxFrame, ok
 	}
 	f.b = data
 	f.gso = h.GSOType()&^GSOECN == GSOTCPv4
+	if f.gso {
+		st.rxGSO.Add(1)
+	}
 	if a.hdrLen == HeaderHashLen && h.HashReport() == HashReportTCPv4 {
 		f.rss = link.RSS{Hash: h.HashValue(), Valid: true}
 		st.rxHashed.Add(1)

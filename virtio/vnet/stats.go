@@ -36,6 +36,7 @@ type queueStats struct {
 	txFrames, txBytes atomic.Uint64
 	txTSO             atomic.Uint64
 	rxMerged          atomic.Uint64 // frames spanning several buffers
+	rxGSO             atomic.Uint64 // coalesced TCPv4 frames (GUEST_TSO4)
 	rxCsumFixed       atomic.Uint64 // partial checksums completed in software
 	rxCsumValid       atomic.Uint64 // frames the device marked DATA_VALID
 	rxHashed          atomic.Uint64 // frames with a device hash handed on
@@ -57,7 +58,7 @@ type QueueStats struct {
 	Queue                           int
 	RxFrames, RxBytes               uint64
 	TxFrames, TxBytes, TxTSO        uint64
-	RxMerged                        uint64
+	RxMerged, RxGSO                 uint64
 	RxCsumFixed, RxCsumValid        uint64
 	RxHashed                        uint64
 	Refills                         uint64
@@ -110,7 +111,7 @@ func (s *queueStats) snapshot(q int) QueueStats {
 		Queue:    q,
 		RxFrames: s.rxFrames.Load(), RxBytes: s.rxBytes.Load(),
 		TxFrames: s.txFrames.Load(), TxBytes: s.txBytes.Load(), TxTSO: s.txTSO.Load(),
-		RxMerged: s.rxMerged.Load(), RxCsumFixed: s.rxCsumFixed.Load(), RxCsumValid: s.rxCsumValid.Load(),
+		RxMerged: s.rxMerged.Load(), RxGSO: s.rxGSO.Load(), RxCsumFixed: s.rxCsumFixed.Load(), RxCsumValid: s.rxCsumValid.Load(),
 		RxHashed: s.rxHashed.Load(), Refills: s.refills.Load(),
 		Interrupts: s.interrupts.Load(), IrqWhilePolling: s.irqWhilePolling.Load(),
 		Polls: s.polls.Load(), BudgetExhausted: s.budgetExhausted.Load(), Repolls: s.repolls.Load(),
