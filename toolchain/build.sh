@@ -71,7 +71,7 @@ build() {
 		log "  patch $(basename "$p")"
 		patch -s -p1 -d "$tmp/go" <"$p"
 	done
-	cp -R "$here/overlay/." "$tmp/go/"
+	(cd "$here/overlay" && tar cf - --exclude=./go.mod .) | tar xf - -C "$tmp/go"
 	echo "$GO_VERSION" >"$tmp/go/VERSION.damselfly"
 
 	local start=$SECONDS

@@ -22,8 +22,10 @@ area() {
 	esac
 }
 
+cp "$here/overlay/go.mod" /tmp/overlay-go.mod.$$
 rm -rf "$here/patches" "$here/overlay"
 mkdir -p "$here/patches" "$here/overlay"
+mv /tmp/overlay-go.mod.$$ "$here/overlay/go.mod" # keeps overlay/ out of the damselfly module
 cd "$work"
 { diff -rq "$orig/src" src 2>/dev/null || true; } | while read -r line; do
 	case "$line" in
