@@ -56,7 +56,7 @@ func Run(app func(ctx context.Context)) {
 			R12: f.Regs.R12, R13: f.Regs.R13, R14: f.Regs.R14, R15: f.Regs.R15,
 			RIP: f.Regs.RIP, RFLAGS: f.Regs.RFLAGS, CS: f.Regs.CS, SS: f.Regs.SS, CR2: f.Regs.CR2,
 			CPU: int(f.CPU),
-		}, Code: f.Code, CodeAddr: f.CodeAddr, Stack: f.Stack, Symbol: symbol}
+		}, Code: f.Code, CodeAddr: f.CodeAddr, Stack: TrimFrames(f.Stack, "damselfly/board/microvm.fault"), Symbol: symbol}
 		var b strings.Builder
 		r.Write(&b)
 		os.Stdout.WriteString(b.String())

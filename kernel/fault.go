@@ -227,3 +227,29 @@ func decodeOne(b []byte, addr uint64) (Line, int) {
 	}
 	return Line{Addr: addr, Bytes: b[:inst.Len], Text: x86asm.GoSyntax(inst, addr, nil)}, inst.Len
 }
+
+// TrimFrames removes from a runtime.Stack trace the frames of functions
+// whose names start with one of prefixes (the fault-reporting machinery
+// itself), keeping the goroutine header and every other frame.
+func TrimFrames(stack []byte, prefixes ...string) []byte {
+	lines := strings.SplitAfter(string(stack), "\n")
+	var out strings.Builder
+	for i := 0; i < len(lines); i++ {
+		l := lines[i]
+		drop := false
+		for _, p := range prefixes {
+			if strings.HasPrefix(l, p) {
+				drop = true
+			}
+		}
+		if drop {
+			// a frame is its function line and the tab-indented file line
+			if i+1 < len(lines) && strings.HasPrefix(lines[i+1], "\t") {
+				i++
+			}
+			continue
+		}
+		out.WriteString(l)
+	}
+	return []byte(out.String())
+}

@@ -137,3 +137,20 @@ func FuzzDisassemble(f *testing.F) {
 		}
 	})
 }
+
+func TestTrimFrames(t *testing.T) {
+	in := "goroutine 9 [running]:\n" +
+		"damselfly/board/microvm.faultReport()\n\tdamselfly/board/microvm/fault_amd64.go:57 +0x207\n" +
+		"damselfly/board/microvm.faultEntry()\n\tdamselfly/board/microvm/io_amd64.s:265 +0x5\n" +
+		"damselfly/kernel.faultSelfTest.func1()\n\tdamselfly/kernel/selftests_tamago.go:123 +0x19\n" +
+		"created by damselfly/kernel.faultSelfTest in goroutine 1\n\tdamselfly/kernel/selftests_tamago.go:122 +0x66\n"
+	want := "goroutine 9 [running]:\n" +
+		"damselfly/kernel.faultSelfTest.func1()\n\tdamselfly/kernel/selftests_tamago.go:123 +0x19\n" +
+		"created by damselfly/kernel.faultSelfTest in goroutine 1\n\tdamselfly/kernel/selftests_tamago.go:122 +0x66\n"
+	if got := string(TrimFrames([]byte(in), "damselfly/board/microvm.fault")); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+	if got := string(TrimFrames([]byte(in))); got != in {
+		t.Error("no prefixes changed the trace")
+	}
+}
