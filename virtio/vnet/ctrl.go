@@ -68,9 +68,9 @@ func (d *Device) command(class, cmd uint8, data []byte) error {
 
 // programQueues tells the device how many pairs to use and how to steer.
 // With RSS: one VIRTIO_NET_CTRL_MQ_RSS_CONFIG (it sets the pair count
-// through max_tx_vq, §5.1.6.5.7.1); a device that refuses it falls back to
+// through max_tx_vq; §5.1.6.5.7, Receive-side scaling); a device that refuses it falls back to
 // VQ_PAIRS_SET. Without RSS but with HASH_REPORT, HASH_CONFIG turns hash
-// reporting on (§5.1.6.5.6.4).
+// reporting on (§5.1.6.5, the MQ command class).
 func (d *Device) programQueues(key []byte) error {
 	n := len(d.pairs)
 	if d.features&FeatureRSS != 0 {
@@ -130,7 +130,7 @@ func (d *Device) rssCaps() (tableLen int, types uint32, ok bool) {
 	return tableLen, types, tableLen >= 1
 }
 
-// rssConfig encodes struct virtio_net_rss_config (§5.1.6.5.7.1):
+// rssConfig encodes struct virtio_net_rss_config (§5.1.6.5.7):
 //
 //	le32 hash_types; le16 indirection_table_mask; le16 unclassified_queue;
 //	le16 indirection_table[mask+1]; le16 max_tx_vq;

@@ -44,7 +44,7 @@ const (
 	maxPairsSpecLimit = 0x8000
 )
 
-// Hash types (§5.1.6.4.3.1): bits of supported_hash_types and of the
+// Hash types (§5.1.6.4.3): bits of supported_hash_types and of the
 // hash_types field of the RSS and hash configurations.
 const (
 	HashTypeIPv4  = 1 << 0
@@ -55,7 +55,7 @@ const (
 	HashTypeUDPv6 = 1 << 5
 )
 
-// hash_report values in the received header (§5.1.6.4.3.4).
+// hash_report values in the received header (§5.1.6.4.3).
 const (
 	HashReportNone  = 0
 	HashReportIPv4  = 1

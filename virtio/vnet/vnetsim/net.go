@@ -600,7 +600,7 @@ func (n *Net) command(class, cmd byte, data []byte) error {
 }
 
 // rssConfig parses struct virtio_net_rss_config and checks it the way
-// §5.1.6.5.7.1 lets a device: power-of-two table within the maximum,
+// §5.1.6.5.7 lets a device: power-of-two table within the maximum,
 // queue numbers within max_tx_vq, key within rss_max_key_size.
 func (n *Net) rssConfig(b []byte, neg uint64) error {
 	if len(b) < 8 {
