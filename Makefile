@@ -12,9 +12,11 @@ TAMAGO_GO    := $(CURDIR)/toolchain/go
 BUILD        := $(CURDIR)/build
 KERNEL       := $(BUILD)/kernel.elf
 APP          ?= ./kernel/cmd/damselfly
-# Load address of the kernel image: above the microvm low memory used for boot data,
-# below the 4 GiB hole. -R aligns sections to pages.
-KERNEL_LDFLAGS ?= -T 0x10010000 -R 0x1000
+# Load address of the kernel image (16 MiB + 64 KiB: RamStart is 16 MiB, see docs/boot.md);
+# -R aligns sections to pages. The tags select our board's cpuinit and RamStart over the
+# tamago module's. ci/kernel.go builds with the same flags.
+KERNEL_LDFLAGS ?= -T 0x1010000 -R 0x1000
+KERNEL_TAGS    ?= linkramstart,linkcpuinit
 TAMAGO_ENV   := GOOS=tamago GOARCH=amd64 GOOSPKG=github.com/usbarmory/tamago
 SMP          ?= 2
 MEM          ?= 512M
@@ -37,7 +39,7 @@ kernel: $(KERNEL)
 .PHONY: $(KERNEL)
 $(KERNEL): toolchain
 	@mkdir -p $(BUILD)
-	$(TAMAGO_ENV) $(TAMAGO_GO) build -trimpath -ldflags "$(KERNEL_LDFLAGS)" -o $@ $(APP)
+	$(TAMAGO_ENV) $(TAMAGO_GO) build -trimpath -tags $(KERNEL_TAGS) -ldflags "$(KERNEL_LDFLAGS)" -o $@ $(APP)
 	@ls -l $@ | awk '{print "damselfly: built " $$NF " (" $$5 " bytes)"}'
 
 image: $(KERNEL)
