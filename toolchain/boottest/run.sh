@@ -12,7 +12,7 @@ command -v "$qemu" >/dev/null || { echo "boottest: $qemu not found (apt-get inst
 
 echo "boottest: building image" >&2
 (cd "$repo" && GOOS=tamago GOARCH=amd64 GOOSPKG=github.com/usbarmory/tamago \
-	"$repo/toolchain/go" build -trimpath -ldflags "-T 0x10010000 -R 0x1000" -o "$out/boottest.elf" ./toolchain/boottest)
+	"${TAMAGO_GO:-$repo/toolchain/go}" build -trimpath -ldflags "-T 0x10010000 -R 0x1000" -o "$out/boottest.elf" ./toolchain/boottest)
 size=$(stat -c %s "$out/boottest.elf")
 echo "boottest: image $out/boottest.elf, $size bytes" >&2
 
