@@ -185,6 +185,11 @@ func (c *Config) Args(accel Accel) ([]string, error) {
 	default:
 		return nil, fmt.Errorf("qemu: accelerator %d not resolved", accel)
 	}
+	if virtioSuffix == "device" {
+		// QEMU's virtio-mmio transport defaults to the legacy (version 1)
+		// register layout; Damselfly drives virtio 1.x devices only.
+		a = append(a, "-global", "virtio-mmio.force-legacy=false")
+	}
 	for i, d := range c.Disks {
 		if strings.ContainsAny(d, ",") {
 			return nil, fmt.Errorf("qemu: disk path %q contains a comma", d)

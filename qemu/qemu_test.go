@@ -26,7 +26,7 @@ func TestArgs(t *testing.T) {
 		"-append selftest=time poweroff", "-no-reboot", "-accel tcg,thread=multi -cpu max",
 		"-drive id=disk0,file=a.img,format=raw,if=none -device virtio-blk-device,drive=disk0",
 		"-netdev user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80 -device virtio-net-device,netdev=net0",
-		"-qmp unix:/tmp/q.sock,server=on,wait=off",
+		"-qmp unix:/tmp/q.sock,server=on,wait=off", "-global virtio-mmio.force-legacy=false",
 	} {
 		if !strings.Contains(got, s) {
 			t.Errorf("args lack %q:\n%s", s, got)
