@@ -113,7 +113,10 @@ func (f *FS) freeInodeLocked(ip *inode) error {
 		ip.raw.setBlocks(0)
 	}
 	ip.raw.setSize(0)
-	ip.raw.setDtime(uint32(f.now().Unix()))
+	// A zero dtime marks an inode in use (or on the orphan list) to e2fsck, so a
+	// freed inode needs a non-zero one even when the clock reads the epoch
+	// (a guest that has not set its wall clock).
+	ip.raw.setDtime(max(uint32(f.now().Unix()), 1))
 	if err := f.writeInode(ip); err != nil {
 		return err
 	}

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"damselfly/vfs"
 	"damselfly/vfs/vfstest"
@@ -264,6 +266,33 @@ func TestUnmountReleasesOrphans(t *testing.T) {
 	f.Open(ino)
 	if err := f.Remove(f.Root(), "orphan"); err != nil {
 		t.Fatal(err)
+	}
+	if err := f.Unmount(); err != nil {
+		t.Fatal(err)
+	}
+	fsck(t, img)
+}
+
+// TestEpochClock: a guest whose wall clock still reads the epoch (1970) must
+// leave a clean filesystem too. A freed inode with dtime 0 looks in use to
+// e2fsck ("deleted inode has zero dtime").
+func TestEpochClock(t *testing.T) {
+	src := t.TempDir()
+	for _, n := range []string{"a.del", "b.del"} {
+		if err := os.WriteFile(filepath.Join(src, n), []byte("data of "+n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	img := mkfs(t, 1024, 8<<20, src)
+	f, err := Mount(openDev(t, img), Options{Now: func() time.Time { return time.Unix(0, 0) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := dirIno(t, f, "/")
+	for _, n := range []string{"a.del", "b.del"} {
+		if err := f.Remove(root, n); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := f.Unmount(); err != nil {
 		t.Fatal(err)
