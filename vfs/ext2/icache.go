@@ -113,10 +113,7 @@ func (f *FS) freeInodeLocked(ip *inode) error {
 		ip.raw.setBlocks(0)
 	}
 	ip.raw.setSize(0)
-	// A zero dtime marks an inode in use (or on the orphan list) to e2fsck, so a
-	// freed inode needs a non-zero one even when the clock reads the epoch
-	// (a guest that has not set its wall clock).
-	ip.raw.setDtime(max(uint32(f.now().Unix()), 1))
+	ip.raw.setDtime(f.dtime())
 	if err := f.writeInode(ip); err != nil {
 		return err
 	}
@@ -196,4 +193,17 @@ func le32(b []byte, off int) uint32 {
 
 func put32(b []byte, off int, v uint32) {
 	b[off], b[off+1], b[off+2], b[off+3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+}
+
+// dtime is the deletion time stored in a freed inode. e2fsck reads a zero
+// dtime as "in use" and one below s_inodes_count as a link of the orphan
+// list, so a guest whose clock still reads the epoch must not store its
+// clock: it stores the last write time the superblock recorded (mke2fs or a
+// mount with a working clock), or at least the inode count.
+func (f *FS) dtime() uint32 {
+	d := uint32(f.now().Unix())
+	if n := f.sb.InodesCount(); d < n {
+		d = max(f.sb.Wtime(), n)
+	}
+	return d
 }

@@ -108,6 +108,7 @@ func (s superblock) setFreeBlocksCount(v uint32) { s.put32(12, v) }
 func (s superblock) setFreeInodesCount(v uint32) { s.put32(16, v) }
 func (s superblock) setState(v uint16)           { s.put16(58, v) }
 func (s superblock) setMtime(v uint32)           { s.put32(44, v) }
+func (s superblock) Wtime() uint32               { return s.u32(48) }
 func (s superblock) setWtime(v uint32)           { s.put32(48, v) }
 func (s superblock) setFeatureRoCompat(v uint32) { s.put32(100, v) }
 func (s superblock) mntCount() uint16            { return s.u16(52) }
