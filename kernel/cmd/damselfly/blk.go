@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"time"
 
 	"damselfly/blk"
@@ -52,23 +53,34 @@ func virtioSlots() []virtio.MMIOSlot {
 	return slots
 }
 
-// firstDisk opens the first virtio-blk device.
-func firstDisk() (*blk.Disk, error) {
-	for i, s := range virtioSlots() {
+// openDisk opens the virtio-blk disk called name: vda is the first virtio-blk
+// transport in slot order, vdb the second, and so on (Linux's naming).
+func openDisk(name string) (*blk.Disk, error) {
+	name = strings.TrimPrefix(name, "/dev/")
+	n := 0
+	for _, s := range virtioSlots() {
 		if s.DeviceID != virtio.DeviceBlock {
+			continue
+		}
+		this := fmt.Sprintf("vd%c", 'a'+n)
+		n++
+		if this != name {
 			continue
 		}
 		tr, err := virtio.NewMMIO(s.Regs)
 		if err != nil {
-			return nil, fmt.Errorf("virtio-blk at %#x: %w", s.Addr, err)
+			return nil, fmt.Errorf("%s: virtio-blk at %#x: %w", name, s.Addr, err)
 		}
-		drv, err := vblk.New(tr, virtio.IdentityDMA{}, vblk.Options{Name: fmt.Sprintf("vd%c", 'a'+i), Queues: runtime.GOMAXPROCS(0)})
+		drv, err := vblk.New(tr, virtio.IdentityDMA{}, vblk.Options{Name: name, Queues: runtime.GOMAXPROCS(0)})
 		if err != nil {
-			return nil, fmt.Errorf("virtio-blk at %#x: %w", s.Addr, err)
+			return nil, fmt.Errorf("%s: virtio-blk at %#x: %w", name, s.Addr, err)
 		}
 		return blk.NewDisk(drv, blk.Config{Pool: vm.NewPool(blkPoolPages), PollInterval: blkPollInterval}), nil
 	}
-	return nil, errors.New("no virtio-blk device (attach one: -drive ...,if=none -device virtio-blk-device)")
+	if n == 0 {
+		return nil, errors.New("no virtio-blk device (attach one: -drive ...,if=none -device virtio-blk-device)")
+	}
+	return nil, fmt.Errorf("no disk %s (found %d virtio-blk devices: vda..vd%c)", name, n, 'a'+n-1)
 }
 
 // blkSelfTest reads the whole first disk through its VM object in random
@@ -76,7 +88,7 @@ func firstDisk() (*blk.Disk, error) {
 // boot, then copies the first half onto the second half and syncs
 // (blk.SelfTest). The boot test checks both from outside.
 func blkSelfTest(t *kernel.T) error {
-	disk, err := firstDisk()
+	disk, err := openDisk("vda")
 	if err != nil {
 		return err
 	}
