@@ -1,3 +1,5 @@
+//go:build tamago
+
 // Command damselfly is the default kernel image: boot, self-tests from the
 // command line, the serial shell. make kernel builds it to build/kernel.elf.
 package main
@@ -8,5 +10,5 @@ import (
 )
 
 func main() {
-	kernel.Main()
+	kernel.Run(appliance)
 }
