@@ -1,0 +1,260 @@
+package ci
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"damselfly/qemu"
+)
+
+// freePort returns a loopback TCP port nobody listens on now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestBootAppliance boots the default appliance with QEMU user networking
+// and an ext2 root mounted rw, then from the host: fetches every file of the
+// disk over HTTP and compares digests, checks HEAD and a range, PUTs and
+// DELETEs files, echoes bytes through port 7, reads /status.json, and
+// presses the power button. After QEMU exits the image must be clean
+// (e2fsck -fn) and hold the PUT file (debugfs).
+func TestBootAppliance(t *testing.T) {
+	for _, tool := range []string{"mke2fs", "e2fsck", "debugfs"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (e2fsprogs; make deps installs it)", tool)
+		}
+	}
+	k := kernel(t)
+	acquireVM(t)
+
+	src := filepath.Join(t.TempDir(), "site")
+	r := rand.New(rand.NewPCG(3, 4))
+	files := map[string][]byte{}
+	for i, n := range []int{0, 1, 4095, 4096, 70000, 1 << 20, 3<<20 + 17} {
+		b := make([]byte, n)
+		for j := range b {
+			b[j] = byte(r.Uint32())
+		}
+		name := fmt.Sprintf("d%d/file%d.bin", i%3, i)
+		files[name] = b
+	}
+	files["index.html"] = []byte("<h1>disk site</h1>\n")
+	files["doomed.txt"] = []byte("delete me\n")
+	for name, b := range files {
+		p := filepath.Join(src, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	img := filepath.Join(t.TempDir(), "root.img")
+	if out, err := exec.Command("mke2fs", "-q", "-F", "-t", "ext2", "-b", "4096", "-d", src, img, "64M").CombinedOutput(); err != nil {
+		t.Fatalf("mke2fs: %v\n%s", err, out)
+	}
+
+	httpPort, echoPort := freePort(t), freePort(t)
+	sock := filepath.Join(t.TempDir(), "qmp.sock")
+	up := make(chan struct{})
+	var once sync.Once
+	var mu sync.Mutex
+	var console strings.Builder
+	vm, err := qemu.Start(context.Background(), qemu.Config{
+		Kernel: k, SMP: 3, Memory: "512M", QMP: sock, Disks: []string{img},
+		Net: qemu.NetUser, HostFwd: []string{
+			fmt.Sprintf("tcp:127.0.0.1:%d-:80", httpPort),
+			fmt.Sprintf("tcp:127.0.0.1:%d-:7", echoPort),
+		},
+		Append: "root=/dev/vda rw",
+	}, qemu.Options{
+		Timeout: 5 * time.Minute,
+		OnLine: func(_ time.Duration, l string) {
+			mu.Lock()
+			console.WriteString(l + "\n")
+			mu.Unlock()
+			if strings.HasPrefix(l, "damselfly: appliance up") {
+				once.Do(func() { close(up) })
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if t.Failed() {
+			mu.Lock()
+			t.Logf("console:\n%s", console.String())
+			mu.Unlock()
+		}
+	}()
+	select {
+	case <-up:
+	case <-time.After(90 * time.Second):
+		vm.Kill()
+		vm.Wait()
+		t.Fatal("appliance did not come up")
+	}
+	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	client := &http.Client{Timeout: 60 * time.Second}
+	get := func(path string, hdr map[string]string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+path, nil)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("GET %s: body: %v", path, err)
+		}
+		return resp, b
+	}
+
+	for name, want := range files {
+		resp, got := get("/"+name, nil)
+		if resp.StatusCode != 200 || sha256.Sum256(got) != sha256.Sum256(want) {
+			t.Errorf("GET /%s: status %d, %d bytes, digest mismatch=%v", name, resp.StatusCode, len(got), !bytes.Equal(got, want))
+		}
+	}
+	if resp, got := get("/d2/file5.bin", map[string]string{"Range": "bytes=1000-1999"}); resp.StatusCode != 206 || !bytes.Equal(got, files["d2/file5.bin"][1000:2000]) {
+		t.Errorf("range request: status %d, %d bytes", resp.StatusCode, len(got))
+	}
+	if resp, _ := get("/", nil); resp.StatusCode != 200 {
+		t.Errorf("GET /: %d", resp.StatusCode)
+	}
+
+	put := bytes.Repeat([]byte("uploaded by the boot test\n"), 40000)
+	req, _ := http.NewRequest("PUT", base+"/new/upload.txt", bytes.NewReader(put))
+	if resp, err := client.Do(req); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT: %v %v", err, resp)
+	}
+	req, _ = http.NewRequest("DELETE", base+"/doomed.txt", nil)
+	if resp, err := client.Do(req); err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE: %v %v", err, resp)
+	}
+	if resp, got := get("/new/upload.txt", nil); resp.StatusCode != 200 || !bytes.Equal(got, put) {
+		t.Errorf("GET after PUT: %d, %d bytes", resp.StatusCode, len(got))
+	}
+
+	// Echo through port 7: what comes back is what went out.
+	echoBytes := 8 << 20
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", echoPort), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(2 * time.Minute))
+	msg := make([]byte, echoBytes)
+	for i := range msg {
+		msg[i] = byte(r.Uint32())
+	}
+	go func() {
+		c.Write(msg)
+		c.(*net.TCPConn).CloseWrite()
+	}()
+	back, err := io.ReadAll(c)
+	c.Close()
+	if err != nil || !bytes.Equal(back, msg) {
+		t.Errorf("echo: %d of %d bytes back, equal=%v, err=%v", len(back), len(msg), bytes.Equal(back, msg), err)
+	}
+
+	// Hold several connections open so /status.json shows them, each on the
+	// CPU the partition function names: netpart=ports (the default without
+	// RSS) puts a connection on (local port + remote port) mod N. Three CPUs:
+	// Linux gives connect() even source ports, so with two every connection
+	// to port 80 would land on CPU 0.
+	var held []net.Conn
+	for i := 0; i < 8; i++ {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", httpPort), 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	time.Sleep(500 * time.Millisecond) // let slirp finish the guest-side handshakes
+	_, body := get("/status.json", nil)
+	for _, c := range held {
+		c.Close()
+	}
+	var st struct {
+		HTTP struct {
+			Requests uint64 `json:"requests"`
+		} `json:"http"`
+		Kernel struct {
+			CPUs    int    `json:"cpus"`
+			Netpart string `json:"netpart"`
+			Conns   []struct {
+				Local, Remote, State string
+				CPU                  int
+			} `json:"tcp_connections"`
+		} `json:"kernel"`
+	}
+	if err := json.Unmarshal(body, &st); err != nil {
+		t.Fatalf("status.json: %v\n%s", err, body)
+	}
+	if st.Kernel.CPUs != 3 || st.Kernel.Netpart != "ports" || st.HTTP.Requests < uint64(len(files)) {
+		t.Errorf("status.json: %+v", st)
+	}
+	perCPU := map[int]int{}
+	for _, c := range st.Kernel.Conns {
+		if c.State == "LISTEN" || !strings.HasSuffix(c.Local, ":80") {
+			continue
+		}
+		rp, err := netip.ParseAddrPort(c.Remote)
+		if err != nil {
+			t.Errorf("connection %+v: %v", c, err)
+			continue
+		}
+		if want := int(80+rp.Port()) % st.Kernel.CPUs; c.CPU != want {
+			t.Errorf("connection %+v on cpu %d, partition names %d", c, c.CPU, want)
+		}
+		perCPU[c.CPU]++
+	}
+	if total := perCPU[0] + perCPU[1] + perCPU[2]; total < len(held) || len(perCPU) < 2 {
+		t.Errorf("connections per CPU %v: want all %d held ones, on more than one CPU; status:\n%s", perCPU, len(held), body)
+	}
+
+	if err := vm.PowerButton(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := vm.Wait()
+	if err != nil || res.Status != qemu.StatusSuccess {
+		t.Fatalf("power off: %v (status %d)", err, res.Status)
+	}
+	if out, err := exec.Command("e2fsck", "-fn", img).CombinedOutput(); err != nil {
+		t.Fatalf("e2fsck -fn after PUT/DELETE: %v\n%s", err, out)
+	}
+	dump := filepath.Join(t.TempDir(), "upload.txt")
+	if out, err := exec.Command("debugfs", "-R", "dump /new/upload.txt "+dump, img).CombinedOutput(); err != nil {
+		t.Fatalf("debugfs: %v\n%s", err, out)
+	}
+	if got, _ := os.ReadFile(dump); !bytes.Equal(got, put) {
+		t.Errorf("PUT file on the image: %d bytes, want %d", len(got), len(put))
+	}
+	if out, _ := exec.Command("debugfs", "-R", "stat /doomed.txt", img).CombinedOutput(); !strings.Contains(string(out), "not found") {
+		t.Errorf("DELETEd file still on the image:\n%s", out)
+	}
+}
