@@ -63,8 +63,9 @@ test-fuzz:
 test-tamago-std: toolchain
 	@bash toolchain/test-std.sh
 
-test-boot: deps toolchain
-	DAMSELFLY_REQUIRE_QEMU=1 $(GO) test -count=1 -timeout 30m -v ./ci/
+# Boots the image make kernel built (DAMSELFLY_KERNEL) over the test matrix.
+test-boot: deps $(KERNEL)
+	DAMSELFLY_REQUIRE_QEMU=1 DAMSELFLY_KERNEL=$(KERNEL) $(GO) test -count=1 -timeout 30m -v ./ci/
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchtime=200ms ./sched/ ./ipi/ ./net/... ./vm/ ./blk/ ./vfs/...
