@@ -23,7 +23,7 @@ MEM          ?= 512M
 APPEND       ?= shell
 HOST_PKGS     = $$($(GO) list ./... | grep -v -e '/ci$$' -e '/toolchain/')
 
-.PHONY: all deps toolchain kernel image run test test-host test-fuzz test-tamago-std test-boot bench vet clean
+.PHONY: all deps toolchain kernel image disk run test test-host test-fuzz test-tamago-std test-boot bench vet clean
 
 all: kernel
 
@@ -42,10 +42,32 @@ $(KERNEL): toolchain
 	$(TAMAGO_ENV) $(TAMAGO_GO) build -trimpath -tags $(KERNEL_TAGS) -ldflags "$(KERNEL_LDFLAGS)" -o $@ $(APP)
 	@ls -l $@ | awk '{print "damselfly: built " $$NF " (" $$5 " bytes)"}'
 
-image: $(KERNEL)
+# make image APP=./apps/<name>: any Go main that calls kernel.Run, built as a bootable image
+# (build/<name>.elf; the default appliance is build/kernel.elf).
+image: toolchain
+	@mkdir -p $(BUILD)
+	$(TAMAGO_ENV) $(TAMAGO_GO) build -trimpath -tags $(KERNEL_TAGS) -ldflags "$(KERNEL_LDFLAGS)" \
+	  -o $(BUILD)/$(notdir $(abspath $(APP))).elf $(APP)
+	@echo "damselfly: built $(BUILD)/$(notdir $(abspath $(APP))).elf"
 
+# make disk DIR=<folder>: an ext2 image of the folder (build/disk.img), twice its size
+# plus 16 MiB of room; boot it with root=/dev/vda (rw to accept PUT/DELETE).
+DISK ?= $(BUILD)/disk.img
+disk: deps
+	@test -n "$(DIR)" -a -d "$(DIR)" || { echo "usage: make disk DIR=<folder>" >&2; exit 2; }
+	@mkdir -p $(BUILD)
+	@kb=$$(du -sk "$(DIR)" | cut -f1); size=$$(( (kb * 2 + 16384) ))k; \
+	  rm -f $(DISK); mke2fs -q -F -t ext2 -b 4096 -d "$(DIR)" $(DISK) $$size && \
+	  echo "damselfly: built $(DISK) ($$size) from $(DIR)"
+
+# make run: the appliance with user networking, port 80 forwarded to 127.0.0.1:$(HTTP_PORT),
+# echo (7) to $(ECHO_PORT); DISK=<image> attaches a disk (add root=/dev/vda to APPEND).
+HTTP_PORT ?= 8080
+ECHO_PORT ?= 8007
+RUN_DISK   = $(if $(wildcard $(DISK)),--disk $(DISK),)
 run: deps $(KERNEL)
-	$(GO) run ./qemu/cmd/vmrun --kernel $(KERNEL) --smp $(SMP) --mem $(MEM) --append "$(APPEND)" --timeout 0
+	$(GO) run ./qemu/cmd/vmrun --kernel $(KERNEL) --smp $(SMP) --mem $(MEM) --append "$(APPEND)" \
+	  --hostfwd tcp:127.0.0.1:$(HTTP_PORT)-:80 --hostfwd tcp:127.0.0.1:$(ECHO_PORT)-:7 $(RUN_DISK) --timeout 0
 
 vet:
 	$(GO) vet $(HOST_PKGS)
