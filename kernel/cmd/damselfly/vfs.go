@@ -4,13 +4,9 @@ package main
 
 import (
 	"errors"
-	"fmt"
-	"io/fs"
-	"strings"
 
 	"damselfly/kernel"
-	"damselfly/vfs/ext2"
-	"damselfly/vfs/rootfs"
+	"damselfly/kernel/devices"
 	"damselfly/vfs/selftest"
 )
 
@@ -30,23 +26,9 @@ func vfsSelfTest(t *kernel.T) error {
 	if cfg.ReadOnly {
 		return errors.New("the vfs self-test writes: boot with rw")
 	}
-	root := "/dev/" + strings.TrimPrefix(cfg.Root, "/dev/")
-	var opened []interface{ Close() error }
-	defer func() {
-		for _, d := range opened {
-			d.Close()
-		}
-	}()
-	v, err := rootfs.Mount(rootfs.Config{Root: root, ReadOnly: cfg.ReadOnly}, func(name string) (ext2.Device, error) {
-		disk, err := openDisk(name)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", fs.ErrNotExist, err)
-		}
-		opened = append(opened, disk)
-		return ext2.VMDevice{Obj: disk.Object()}, nil
-	})
+	v, _, err := devices.MountRoot(cfg, nil)
 	if err != nil {
-		return fmt.Errorf("mount %s: %w", root, err)
+		return err
 	}
 	sum, err := selftest.SelfTestVFS(v)
 	if err != nil {

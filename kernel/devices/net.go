@@ -1,0 +1,128 @@
+//go:build tamago
+
+package devices
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"strings"
+	"time"
+
+	"damselfly/board"
+	"damselfly/board/microvm"
+	"damselfly/net/stack"
+	"damselfly/sched"
+	"damselfly/virtio"
+	"damselfly/virtio/vnet"
+)
+
+// netPollInterval is how often the virtio-net receive queues are polled
+// while idle: the device's interrupt is not routed yet, so the driver runs
+// in polling mode (a kick from the driver's Schedule hook starts a round at
+// once).
+const netPollInterval = 200 * time.Microsecond
+
+// StartNetwork brings up the first virtio-net device and the stack on it:
+// one protocol thread per CPU as LWKT threads of sys, the address from ip=
+// (DHCP by default), the partition from netpart= (default: toeplitz when the
+// device hashes, ports otherwise). It routes the standard library's
+// net.Listen and net.Dial to the stack, so net/http runs on it unchanged.
+func StartNetwork(cfg board.Config, sys *sched.System, ncpu int) (*stack.Stack, *vnet.Device, error) {
+	var dev *vnet.Device
+	for _, s := range VirtioSlots() {
+		if s.DeviceID != virtio.DeviceNet {
+			continue
+		}
+		tr, err := virtio.NewMMIO(s.Regs)
+		if err != nil {
+			return nil, nil, fmt.Errorf("virtio-net at %#x: %w", s.Addr, err)
+		}
+		kicks := make([]chan struct{}, ncpu)
+		for i := range kicks {
+			kicks[i] = make(chan struct{}, 1)
+		}
+		d, err := vnet.New(tr, virtio.IdentityDMA{}, vnet.Options{Name: "vtnet0", Queues: ncpu,
+			Schedule: func(q int) {
+				select {
+				case kicks[q%len(kicks)] <- struct{}{}:
+				default:
+				}
+			}})
+		if err != nil {
+			return nil, nil, fmt.Errorf("virtio-net at %#x: %w", s.Addr, err)
+		}
+		for q := 0; q < d.NumQueues(); q++ {
+			go pollQueue(d, q, kicks[q%len(kicks)])
+		}
+		dev = d
+		break
+	}
+	if dev == nil {
+		return nil, nil, errors.New("no virtio-net device (attach one: -netdev user,id=n0 -device virtio-net-device,netdev=n0)")
+	}
+	scfg := stack.Config{Link: dev, Threads: ncpu, Loops: stack.SchedLoops(sys), DNS: cfg.DNS}
+	if hasOption(microvm.M.Boot.Cmdline, "netpart") {
+		p, err := stack.PartitionByName(cfg.NetPart.String())
+		if err != nil {
+			return nil, nil, err
+		}
+		scfg.Partition = p
+	}
+	switch cfg.IP.Mode {
+	case board.IPStatic:
+		scfg.Addr, scfg.Gateway = cfg.IP.Addr, cfg.IP.Gateway
+	default: // ip=dhcp, and no ip= at all
+		scfg.DHCP = true
+	}
+	st, err := stack.New(scfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("network stack: %w", err)
+	}
+	select {
+	case <-st.Ready():
+	case <-time.After(30 * time.Second):
+		return nil, nil, errors.New("no address after 30 s of DHCP (boot with ip=<addr>/<len>,gw=<addr>)")
+	}
+	st.Announce()
+	net.ListenFunc = func(ctx context.Context, network, address string) (net.Listener, error) {
+		return st.Listen(network, address)
+	}
+	net.DialFunc = st.Dial
+	return st, dev, nil
+}
+
+// pollQueue runs receive rounds on one queue pair: at once when the driver
+// asks (kick), else every netPollInterval.
+func pollQueue(d *vnet.Device, q int, kick <-chan struct{}) {
+	t := time.NewTicker(netPollInterval)
+	defer t.Stop()
+	for {
+		for d.Poll(q) {
+			runtime.Gosched()
+		}
+		select {
+		case <-kick:
+		case <-t.C:
+		}
+	}
+}
+
+func hasOption(cmdline, key string) bool {
+	for _, w := range strings.Fields(cmdline) {
+		if strings.HasPrefix(w, key+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// PartName names the stack's partition function as netpart= does.
+func PartName(st *stack.Stack) string {
+	if _, ok := st.Partition().(stack.Toeplitz); ok {
+		return "toeplitz"
+	}
+	return "ports"
+}
