@@ -16,6 +16,7 @@ declare -A want=(
 	[ip]=iproute2
 	[patch]=patch
 	[rsync]=rsync
+	[cpio]=cpio
 )
 missing=()
 for cmd in "${!want[@]}"; do
