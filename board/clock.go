@@ -84,3 +84,21 @@ func (c *Clock) SetFrequency(now, hz uint64) {
 	}
 	c.p.Store(&clockParams{base: now, offset: c.Nanotime(now), mult: multFor(hz), hz: hz})
 }
+
+// StepForward makes the clock read ns at TSC value now, if that is ahead of
+// its current reading, and returns how far it moved (0 when ns is not ahead:
+// the clock never goes back). The board uses it once at boot to start kernel
+// time at the wall-clock time of day, because the runtime on tamago has a
+// single clock for monotonic and wall time.
+func (c *Clock) StepForward(now uint64, ns int64) int64 {
+	p := c.p.Load()
+	if p == nil {
+		return 0
+	}
+	cur := p.at(now)
+	if ns <= cur {
+		return 0
+	}
+	c.p.Store(&clockParams{base: now, offset: ns, mult: p.mult, hz: p.hz})
+	return ns - cur
+}

@@ -372,3 +372,24 @@ func TestClockZeroValue(t *testing.T) {
 		t.Errorf("after calibration: %d", got)
 	}
 }
+
+func TestClockStepForward(t *testing.T) {
+	c := NewClock(1000, 1e9) // 1 GHz: a tick is a nanosecond
+	if got := c.Nanotime(3000); got != 2000 {
+		t.Fatalf("Nanotime = %d, want 2000", got)
+	}
+	wall := int64(1_700_000_000) * 1e9
+	if d := c.StepForward(3000, wall); d != wall-2000 {
+		t.Fatalf("StepForward moved %d, want %d", d, wall-2000)
+	}
+	if got := c.Nanotime(3500); got != wall+500 {
+		t.Fatalf("after the step Nanotime = %d, want %d", got, wall+500)
+	}
+	if d := c.StepForward(4000, 5); d != 0 || c.Nanotime(4000) != wall+1000 {
+		t.Fatalf("a step back moved the clock by %d (now %d)", d, c.Nanotime(4000))
+	}
+	var zero Clock
+	if d := zero.StepForward(10, wall); d != 0 {
+		t.Fatalf("the uncalibrated clock stepped by %d", d)
+	}
+}

@@ -14,13 +14,15 @@ import (
 var lwktRE = regexp.MustCompile(`(?m)^lwkt: ok cpus=(\d+) msgs=(\d+) ipis=(\d+)/(\d+) switches=(\d+)\r?$`)
 
 // TestBootLWKT runs the cross-CPU message storm (selftest=lwkt) in the guest:
-// one LWKT scheduler per vCPU, messages between all of them.
+// one LWKT scheduler per vCPU, messages between all of them. It runs after
+// the smp self-test, whose goroutines lock themselves to their CPUs: the
+// storm must not inherit that state.
 func TestBootLWKT(t *testing.T) {
 	for _, smp := range []int{1, 4} {
 		smp := smp
 		t.Run(fmt.Sprintf("smp%d", smp), func(t *testing.T) {
 			t.Parallel()
-			out, res, err := boot(t, qemu.Config{SMP: smp, Memory: "256M", Append: "selftest=lwkt poweroff"}, 90*time.Second)
+			out, res, err := boot(t, qemu.Config{SMP: smp, Memory: "256M", Append: "selftest=smp,lwkt poweroff"}, 90*time.Second)
 			if err != nil {
 				t.Fatalf("%v (status %d)", err, res.Status)
 			}

@@ -84,7 +84,11 @@ func smpSelfTest(t *T) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for i := 0; i < n; i++ {
 		go func() {
+			// Locked so the goroutine stays on its CPU while it measures;
+			// unlocked before it exits, since a goroutine that exits
+			// locked takes its M with it and tamago never makes another.
 			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
 			started.Add(1)
 			for started.Load() < int32(n) && time.Now().Before(deadline) {
 			}

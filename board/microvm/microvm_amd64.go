@@ -97,6 +97,15 @@ func Init() {
 	// Kernel time at the entry, by the measured rate (the clock itself
 	// only converts TSC values from its last rate change on).
 	entryNs = clock.Nanotime(now) - int64((now-M.EntryTSC)*1e3/(hz/1e6))
+	// Start kernel time at the time of day: the runtime reads wall time
+	// from the same clock (time.Now, file times, HTTP Date headers). Done
+	// here, before package initialisation starts any timer; entryNs moves
+	// with it so Since stays boot-relative.
+	if wall, err := RTC.Now(); err == nil {
+		entryNs += clock.StepForward(rdtsc(), wall.UnixNano())
+	} else {
+		M.Notes = append(M.Notes, fmt.Sprintf("time: no time of day from the RTC (%v): the clock starts at the epoch", err))
+	}
 }
 
 // entryNs is the kernel time of the PVH entry; set once by Init.

@@ -24,6 +24,16 @@ func init() {
 // runtime's idle hook). A LAPIC doorbell and per-CPU binding of the
 // scheduler goroutines are not wired yet (see docs/lwkt.md).
 func lwktSelfTest(t *kernel.T) error {
+	// LWKT threads are coroutines, and Go requires a coroutine to be
+	// resumed with the OS-thread locking of the goroutine that created it.
+	// Self-tests run on the boot goroutine, which the board keeps locked
+	// to the boot CPU; the system is built from a fresh goroutine instead.
+	errc := make(chan error, 1)
+	go func() { errc <- lwktStorm() }()
+	return <-errc
+}
+
+func lwktStorm() error {
 	n := runtime.GOMAXPROCS(0)
 	sys := sched.NewSystem(n, sched.Options{})
 	sys.Start()
