@@ -6,7 +6,10 @@
 package kernel
 
 import (
+	"sync/atomic"
+
 	"context"
+	"damselfly/sched"
 	"fmt"
 	"os"
 	"runtime"
@@ -140,6 +143,25 @@ func symbol(pc uint64) (string, uint64, bool) {
 		return "", 0, false
 	}
 	return f.Name(), pc - uint64(f.Entry()), true
+}
+
+// Sched is the LWKT system the application runs, if any: set once by the
+// application when it starts its schedulers (before the shell can ask), read
+// by the shell's threads and stats commands.
+var Sched atomic.Pointer[sched.System]
+
+func (system) LWKTThreads() string {
+	if sys := Sched.Load(); sys != nil {
+		return sched.FormatThreads(sys.Threads())
+	}
+	return "no LWKT system running\n"
+}
+
+func (system) LWKTStats() string {
+	if sys := Sched.Load(); sys != nil {
+		return sys.Stats().String()
+	}
+	return ""
 }
 
 // system is the shell's view of the machine.

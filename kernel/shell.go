@@ -40,6 +40,14 @@ type System interface {
 	PowerOff()
 }
 
+// LWKTReporter is implemented by a System whose application runs LWKT
+// schedulers: the shell's threads and stats commands then also show each
+// CPU's threads, run queue and IPI counters.
+type LWKTReporter interface {
+	LWKTThreads() string // one line per thread: CPU, priority, state, name
+	LWKTStats() string   // one line per CPU: threads, run queue, switches, IPIs
+}
+
 // Stat is one named counter.
 type Stat struct {
 	Name  string
@@ -203,6 +211,9 @@ func (s *Shell) mem(w io.Writer, _ []string) error {
 
 func (s *Shell) threads(w io.Writer, args []string) error {
 	n, stacks := s.sys.Threads()
+	if r, ok := s.sys.(LWKTReporter); ok {
+		io.WriteString(w, r.LWKTThreads())
+	}
 	fmt.Fprintf(w, "%d goroutines\n", n)
 	if len(args) == 1 && args[0] == "-v" {
 		w.Write(stacks)
@@ -217,6 +228,9 @@ func (s *Shell) stats(w io.Writer, _ []string) error {
 	sort.Slice(st, func(i, j int) bool { return st[i].Name < st[j].Name })
 	for _, x := range st {
 		fmt.Fprintf(w, "%-32s %d\n", x.Name, x.Value)
+	}
+	if r, ok := s.sys.(LWKTReporter); ok {
+		io.WriteString(w, r.LWKTStats())
 	}
 	return nil
 }

@@ -150,3 +150,22 @@ func TestShellOverPipe(t *testing.T) {
 		t.Errorf("eof: %v", err)
 	}
 }
+
+// lwktSys adds LWKT reports to the fake machine.
+type lwktSys struct{ fakeSys }
+
+func (*lwktSys) LWKTThreads() string { return "cpu0 kernel running netisr0\n" }
+func (*lwktSys) LWKTStats() string   { return "cpu0 threads=3 runq=1 ipis=9\n" }
+
+func TestShellLWKTReports(t *testing.T) {
+	var out strings.Builder
+	sh := NewShell(&lwktSys{})
+	if err := sh.Serve(strings.NewReader("threads\nstats\n"), &out); err != nil && !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"netisr0", "12 goroutines", "runq=1 ipis=9", "ipi.sent"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -28,6 +28,7 @@ func main() {
 	kernel.Run(func(ctx context.Context) {
 		sys := sched.NewSystem(runtime.GOMAXPROCS(0), sched.Options{})
 		sys.Start()
+		kernel.Sched.Store(sys) // the shell's threads and stats show it
 		// After StartNetwork, the standard library's net.Listen and
 		// net.Dial use Damselfly's stack.
 		st, _, err := devices.StartNetwork(kernel.Config, sys, sys.NCPU())

@@ -51,6 +51,7 @@ func runAppliance(ctx context.Context) error {
 	ncpu := runtime.GOMAXPROCS(0)
 	sys := sched.NewSystem(ncpu, sched.Options{})
 	sys.Start()
+	kernel.Sched.Store(sys) // the shell's threads and stats show it
 
 	root, writable, err := devices.MountRoot(cfg, welcome())
 	if err != nil {

@@ -76,10 +76,11 @@ func main() {
 		cfg.Accel = qemu.AccelTCGMulti
 	}
 	interactive := isTerminal(os.Stdin)
-	opts := qemu.Options{Stdout: os.Stdout, SerialLog: *logPath, Timeout: *timeout}
+	// Standard input goes to the guest's console, from a terminal or a pipe
+	// (scripts drive the shell that way).
+	opts := qemu.Options{Stdout: os.Stdout, Stdin: os.Stdin, SerialLog: *logPath, Timeout: *timeout}
 	if interactive {
 		cfg.Interactive = true
-		opts.Stdin = os.Stdin
 		fmt.Fprintln(os.Stderr, "vmrun: console on this terminal; Ctrl-A x quits QEMU, Ctrl-A c toggles its monitor")
 	}
 	if _, err := os.Stat(cfg.Kernel); err != nil {
