@@ -1,3 +1,7 @@
+//go:build !tamago
+
+// The benchmarks read image files through blk.OpenFile, a host-only device.
+
 package ext2
 
 import (
