@@ -159,6 +159,19 @@ func TestBootAppliance(t *testing.T) {
 	if resp, got := get("/new/upload.txt", nil); resp.StatusCode != 200 || !bytes.Equal(got, put) {
 		t.Errorf("GET after PUT: %d, %d bytes", resp.StatusCode, len(got))
 	}
+	// An upload cut short (the client promises more than it sends, then
+	// goes away) must leave the old file as it was.
+	if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", httpPort), 10*time.Second); err == nil {
+		fmt.Fprintf(c, "PUT /index.html HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\npartial")
+		time.Sleep(300 * time.Millisecond)
+		c.Close()
+	} else {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if resp, got := get("/index.html", nil); resp.StatusCode != 200 || !bytes.Equal(got, files["index.html"]) {
+		t.Errorf("after a cut-short PUT, /index.html is %d %q", resp.StatusCode, got)
+	}
 
 	// Echo through port 7: what comes back is what went out.
 	echoBytes := 8 << 20

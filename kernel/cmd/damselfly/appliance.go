@@ -107,19 +107,29 @@ func runAppliance(ctx context.Context) error {
 // vfsWriter lets the HTTP server change the root filesystem.
 type vfsWriter struct{ v *vfs.VFS }
 
+// WriteFile writes through a temporary file renamed into place, so an upload
+// that fails half-way (a client that disconnects, a full disk) leaves the
+// old file as it was.
 func (w vfsWriter) WriteFile(name string, r io.Reader) (int64, error) {
 	if dir := path.Dir(name); dir != "." {
 		if err := w.v.MkdirAll(dir, 0o755); err != nil {
 			return 0, err
 		}
 	}
-	f, err := w.v.Create(name)
+	tmp := name + ".upload~"
+	f, err := w.v.Create(tmp)
 	if err != nil {
 		return 0, err
 	}
 	n, err := io.Copy(f, r)
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		err = w.v.Rename(tmp, name)
+	}
+	if err != nil {
+		w.v.Remove(tmp)
 	}
 	return n, err
 }
