@@ -1,0 +1,153 @@
+package ci
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"damselfly/qemu"
+)
+
+// netns is a network namespace the test made itself, with a tap inside.
+type netns struct{ name string }
+
+func run(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// newTapNetns makes namespace name with tap0 at 10.0.3.1/24; the guest
+// takes 10.0.3.2. Only addresses inside this namespace are ever used.
+func newTapNetns(t *testing.T, name string) *netns {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("tap tests need root (network namespaces and taps)")
+	}
+	for _, tool := range []string{"ip", "wrk", "ab"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (make deps installs it)", tool)
+		}
+	}
+	exec.Command("ip", "netns", "del", name).Run()
+	run(t, "ip", "netns", "add", name)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	in := func(args ...string) { run(t, append([]string{"ip", "netns", "exec", name}, args...)...) }
+	in("ip", "link", "set", "lo", "up")
+	in("ip", "tuntap", "add", "dev", "tap0", "mode", "tap")
+	in("ip", "addr", "add", "10.0.3.1/24", "dev", "tap0")
+	in("ip", "link", "set", "tap0", "up")
+	return &netns{name: name}
+}
+
+// qemuWrapper returns a script that runs QEMU inside the namespace.
+func (n *netns) qemuWrapper(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "qemu-in-netns")
+	script := fmt.Sprintf("#!/bin/sh\nexec ip netns exec %s %s \"$@\"\n", n.name, qemu.DefaultBinary)
+	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (n *netns) output(t *testing.T, args ...string) string {
+	t.Helper()
+	return run(t, append([]string{"ip", "netns", "exec", n.name}, args...)...)
+}
+
+var (
+	wrkReqRE = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	wrkErrRE = regexp.MustCompile(`(Socket errors:.*|Non-2xx or 3xx responses:.*)`)
+	abReqRE  = regexp.MustCompile(`Requests per second:\s+([0-9.]+)`)
+	abFailRE = regexp.MustCompile(`Failed requests:\s+(\d+)`)
+	abN2xxRE = regexp.MustCompile(`Non-2xx responses:\s+(\d+)`)
+)
+
+// TestTapLoad boots the appliance on a tap in a namespace of its own and
+// points wrk (keep-alive) and ab (a connection per request) at port 80 for a
+// few seconds each: no socket errors, no non-2xx responses. The figures are
+// logged (docs/net.md records them); they are not asserted.
+func TestTapLoad(t *testing.T) {
+	ns := newTapNetns(t, fmt.Sprintf("dfly-tap-%d", os.Getpid()))
+	k := kernel(t)
+	acquireVM(t)
+	up := make(chan struct{})
+	var once sync.Once
+	var mu sync.Mutex
+	var console strings.Builder
+	vm, err := qemu.Start(context.Background(), qemu.Config{
+		Binary: ns.qemuWrapper(t), Kernel: k, SMP: 2, Memory: "512M",
+		Net: qemu.NetTap, Tap: "tap0", Append: "ip=10.0.3.2/24,gw=10.0.3.1",
+	}, qemu.Options{
+		Timeout: 3 * time.Minute,
+		OnLine: func(_ time.Duration, l string) {
+			mu.Lock()
+			console.WriteString(l + "\n")
+			mu.Unlock()
+			if strings.HasPrefix(l, "damselfly: appliance up") {
+				once.Do(func() { close(up) })
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		vm.Kill()
+		vm.Wait()
+		if t.Failed() {
+			mu.Lock()
+			t.Logf("console:\n%s", console.String())
+			mu.Unlock()
+		}
+	}()
+	select {
+	case <-up:
+	case <-time.After(90 * time.Second):
+		t.Fatal("appliance did not come up")
+	}
+	// First contact resolves ARP both ways.
+	ns.output(t, "curl", "-s", "-o", "/dev/null", "-m", "20", "--retry", "3", "http://10.0.3.2/")
+
+	out := ns.output(t, "wrk", "-t", "2", "-c", "8", "-d", "4s", "--latency", "http://10.0.3.2/")
+	m := wrkReqRE.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("wrk output has no Requests/sec:\n%s", out)
+	}
+	if e := wrkErrRE.FindAllString(out, -1); len(e) > 0 {
+		t.Errorf("wrk reports %v:\n%s", e, out)
+	}
+	t.Logf("wrk -t2 -c8 -d4s keep-alive: %s req/s\n%s", m[1], out)
+
+	out = ns.output(t, "ab", "-q", "-n", "500", "-c", "4", "http://10.0.3.2/")
+	m = abReqRE.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("ab output has no Requests per second:\n%s", out)
+	}
+	for _, re := range []*regexp.Regexp{abFailRE, abN2xxRE} {
+		if f := re.FindStringSubmatch(out); f != nil {
+			if n, _ := strconv.Atoi(f[1]); n != 0 {
+				t.Errorf("ab: %s", f[0])
+			}
+		}
+	}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		if l := sc.Text(); strings.Contains(l, "Complete requests") || strings.Contains(l, "Time per request") {
+			t.Log(l)
+		}
+	}
+	t.Logf("ab -n500 -c4 (new connection per request): %s req/s", m[1])
+}
