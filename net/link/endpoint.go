@@ -25,6 +25,19 @@ type RSS struct {
 // must not block; they queue and return.
 type Receiver func(frame []byte, rss RSS)
 
+// QueueReceiver takes a received frame with the index of the device queue it
+// arrived on.
+type QueueReceiver func(queue int, frame []byte, rss RSS)
+
+// Multiqueue is implemented by devices with several receive queues, queue i
+// belonging to CPU i (mod the number of CPUs). A stack that installs a
+// QueueReceiver knows on which CPU each frame arrived, so it can count the
+// frames it must hand to another CPU's protocol thread. It replaces
+// SetReceiver's receiver on every queue.
+type Multiqueue interface {
+	SetQueueReceiver(QueueReceiver)
+}
+
 // Endpoint is a network device seen from the stack.
 type Endpoint interface {
 	// MTU is the largest IP datagram the link carries (not counting the

@@ -137,7 +137,11 @@ func New(cfg Config) (*Stack, error) {
 	if err := s.startResolver(); err != nil {
 		return nil, err
 	}
-	s.link.SetReceiver(s.receive)
+	if mq, ok := s.link.(link.Multiqueue); ok {
+		mq.SetQueueReceiver(s.receiveQueue)
+	} else {
+		s.link.SetReceiver(s.receive)
+	}
 	if cfg.DHCP {
 		s.startDHCP()
 	}
@@ -201,6 +205,9 @@ func (s *Stack) Close() {
 		return
 	}
 	s.link.SetReceiver(func([]byte, link.RSS) {})
+	if mq, ok := s.link.(link.Multiqueue); ok {
+		mq.SetQueueReceiver(func(int, []byte, link.RSS) {})
+	}
 	close(s.down)
 	for _, p := range s.threads {
 		p.loop.Stop()
@@ -232,7 +239,19 @@ func (s *Stack) Connections() map[int][]tcp.ConnInfo {
 
 // receive is the link's receiver: it runs on the device's goroutine and
 // only steers the frame to a thread's inbox.
-func (s *Stack) receive(f []byte, rss link.RSS) {
+func (s *Stack) receive(f []byte, rss link.RSS) { s.dispatch(f, rss, -1) }
+
+// receiveQueue takes a frame from device queue q, which belongs to CPU
+// q mod N: a frame whose owner is another thread is handed over by message
+// and counted as a cross-CPU hop on the owner (DragonFly's netisr hand-off
+// when the device cannot steer by RSS).
+func (s *Stack) receiveQueue(q int, f []byte, rss link.RSS) {
+	s.dispatch(f, rss, q%len(s.threads))
+}
+
+// dispatch queues a received frame to its owner thread. arrival is the
+// thread whose CPU received it, or -1 when the device does not say.
+func (s *Stack) dispatch(f []byte, rss link.RSS, arrival int) {
 	if len(f) >= ether.HeaderLen && f[12] == 0x08 && f[13] == 0x06 {
 		// ARP: every replica learns; frames are read-only from here.
 		for _, p := range s.threads {
@@ -250,6 +269,10 @@ func (s *Stack) receive(f []byte, rss link.RSS) {
 		}
 	}
 	p := s.threads[t]
+	if arrival >= 0 && arrival != t {
+		p.loop.Post(func() { p.ctr.hopsIn++; p.inputFrame(f) })
+		return
+	}
 	p.loop.Post(func() { p.inputFrame(f) })
 }
 

@@ -377,7 +377,7 @@ func (d *Device) RSSKey() []byte { return d.rssKey }
 func (d *Device) SetReceiver(r link.Receiver) { d.recv.Store(&r) }
 
 // QueueReceiver takes a received frame with the queue pair it came in on.
-type QueueReceiver func(queue int, frame []byte, rss link.RSS)
+type QueueReceiver = link.QueueReceiver
 
 // SetQueueReceiver installs r on every queue pair: a stack that knows
 // which CPU polls which pair can tell a frame that arrived on its owner's

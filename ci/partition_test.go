@@ -1,0 +1,181 @@
+package ci
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"damselfly/net/stack"
+	"damselfly/qemu"
+)
+
+// inNetns runs fn on an OS thread moved into namespace name: sockets fn
+// creates belong to that namespace. The thread is never unlocked, so the
+// runtime retires it when fn's goroutine ends.
+func inNetns(name string, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		f, err := os.Open("/var/run/netns/" + name)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer f.Close()
+		const sysSetns, cloneNewnet = 308, 0x40000000 // x86-64 setns(2), CLONE_NEWNET
+		if _, _, e := syscall.RawSyscall(sysSetns, f.Fd(), cloneNewnet, 0); e != 0 {
+			errc <- fmt.Errorf("setns %s: %w", name, e)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
+
+type statusConns struct {
+	Kernel struct {
+		CPUs       int    `json:"cpus"`
+		Netpart    string `json:"netpart"`
+		NetThreads []struct {
+			HopsIn uint64 `json:"hops_in"`
+		} `json:"net_threads"`
+		Conns []struct {
+			Local, Remote, State string
+			CPU                  int
+		} `json:"tcp_connections"`
+	} `json:"kernel"`
+}
+
+// TestTapPartition opens 1000 connections with varied source ports to the
+// appliance at -smp 3 and 4 under each netpart mode, then checks from
+// /status.json that each connection is owned by the thread its partition
+// function names, that they spread over every CPU, and, for toeplitz on a
+// device without RSS, that cross-CPU packet hops were counted.
+func TestTapPartition(t *testing.T) {
+	ns := newTapNetns(t, fmt.Sprintf("dfly-part-%d", os.Getpid()))
+	k := kernel(t)
+	const nconn = 1000
+	for _, smp := range []int{3, 4} {
+		for _, mode := range []string{"ports", "toeplitz"} {
+			t.Run(fmt.Sprintf("smp%d-%s", smp, mode), func(t *testing.T) {
+				acquireVM(t)
+				up := make(chan struct{})
+				var once sync.Once
+				vm, err := qemu.Start(context.Background(), qemu.Config{
+					Binary: ns.qemuWrapper(t), Kernel: k, SMP: smp, Memory: "512M",
+					Net: qemu.NetTap, Tap: "tap0", Append: "ip=10.0.3.2/24,gw=10.0.3.1 netpart=" + mode,
+				}, qemu.Options{Timeout: 4 * time.Minute, OnLine: func(_ time.Duration, l string) {
+					if strings.HasPrefix(l, "damselfly: appliance up") {
+						once.Do(func() { close(up) })
+					}
+				}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer func() { vm.Kill(); vm.Wait() }()
+				select {
+				case <-up:
+				case <-time.After(90 * time.Second):
+					t.Fatal("appliance did not come up")
+				}
+				var st statusConns
+				err = inNetns(ns.name, func() error {
+					var conns []net.Conn
+					defer func() {
+						for _, c := range conns {
+							c.Close()
+						}
+					}()
+					for i := 0; i < nconn; i++ {
+						c, err := net.DialTimeout("tcp", "10.0.3.2:80", 20*time.Second)
+						if err != nil {
+							return fmt.Errorf("connection %d: %w", i, err)
+						}
+						conns = append(conns, c)
+					}
+					c, err := net.DialTimeout("tcp", "10.0.3.2:80", 20*time.Second)
+					if err != nil {
+						return err
+					}
+					defer c.Close()
+					c.SetDeadline(time.Now().Add(60 * time.Second))
+					io.WriteString(c, "GET /status.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+					resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+					if err != nil {
+						return err
+					}
+					defer resp.Body.Close()
+					return json.NewDecoder(resp.Body).Decode(&st)
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st.Kernel.CPUs != smp || st.Kernel.Netpart != mode {
+					t.Fatalf("status: cpus=%d netpart=%q, want %d %q", st.Kernel.CPUs, st.Kernel.Netpart, smp, mode)
+				}
+				part, err := stack.PartitionByName(mode)
+				if err != nil {
+					t.Fatal(err)
+				}
+				perCPU := make([]int, smp)
+				n := 0
+				for _, c := range st.Kernel.Conns {
+					if c.State != "ESTABLISHED" || !strings.HasSuffix(c.Local, ":80") {
+						continue
+					}
+					local, err1 := netip.ParseAddrPort(c.Local)
+					remote, err2 := netip.ParseAddrPort(c.Remote)
+					if err1 != nil || err2 != nil {
+						t.Fatalf("connection %+v: %v %v", c, err1, err2)
+					}
+					want := part.Thread(remote, local, smp)
+					if mode == "ports" {
+						want = int(local.Port()+remote.Port()) % smp // the rule, written out
+					}
+					if c.CPU != want {
+						t.Errorf("%s -> %s on cpu %d, %s names %d", c.Remote, c.Local, c.CPU, mode, want)
+					}
+					perCPU[c.CPU]++
+					n++
+				}
+				if n < nconn {
+					t.Errorf("%d established connections in /status.json, want at least %d", n, nconn)
+				}
+				// Spread: toeplitz reaches every CPU. The ports rule cannot when
+				// N is even: Linux gives connect() even source ports, so
+				// (80 + port) mod N takes only the even values.
+				used := 0
+				for cpu, k := range perCPU {
+					if k > 0 {
+						used++
+					} else if mode == "toeplitz" || smp%2 == 1 {
+						t.Errorf("no connection on cpu %d: %v", cpu, perCPU)
+					}
+				}
+				if used < 2 {
+					t.Errorf("all connections on one CPU: %v", perCPU)
+				}
+				var hops uint64
+				for _, th := range st.Kernel.NetThreads {
+					hops += th.HopsIn
+				}
+				if hops == 0 {
+					t.Errorf("no cross-CPU hops counted (the device has no RSS: every packet arrives on queue 0)")
+				}
+				t.Logf("connections per cpu %v, cross-CPU hops %d", perCPU, hops)
+			})
+		}
+	}
+}
