@@ -174,7 +174,7 @@ func TestBootAppliance(t *testing.T) {
 	}
 
 	// Echo through port 7: what comes back is what went out.
-	echoBytes := 8 << 20
+	echoBytes := 50 << 20
 	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", echoPort), 10*time.Second)
 	if err != nil {
 		t.Fatal(err)

@@ -2,8 +2,11 @@ package ci
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -150,4 +153,85 @@ func TestTapLoad(t *testing.T) {
 		}
 	}
 	t.Logf("ab -n500 -c4 (new connection per request): %s req/s", m[1])
+}
+
+// TestTapEchoLoss echoes 50 MB through the appliance's port 7 over a tap
+// while nftables in the test's namespace drops 2% of the packets each way
+// at random; every byte must come back in order.
+func TestTapEchoLoss(t *testing.T) {
+	ns := newTapNetns(t, fmt.Sprintf("dfly-loss-%d", os.Getpid()))
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("nft not installed (make deps installs nftables)")
+	}
+	k := kernel(t)
+	acquireVM(t)
+	// Segmentation offloads off, so that nft drops single segments.
+	ns.output(t, "ip", "link", "set", "tap0", "gso_max_segs", "1", "gso_max_size", "1500")
+	rules := `table inet loss {
+	chain in { type filter hook input priority 0; iifname "tap0" numgen random mod 100 < 2 counter drop; }
+	chain out { type filter hook output priority 0; oifname "tap0" numgen random mod 100 < 2 counter drop; }
+}`
+	rf := filepath.Join(t.TempDir(), "loss.nft")
+	os.WriteFile(rf, []byte(rules), 0o644)
+	up := make(chan struct{})
+	var once sync.Once
+	vm, err := qemu.Start(context.Background(), qemu.Config{
+		Binary: ns.qemuWrapper(t), Kernel: k, SMP: 2, Memory: "512M",
+		Net: qemu.NetTap, Tap: "tap0", Append: "ip=10.0.3.2/24,gw=10.0.3.1",
+	}, qemu.Options{Timeout: 5 * time.Minute, OnLine: func(_ time.Duration, l string) {
+		if strings.HasPrefix(l, "damselfly: appliance up") {
+			once.Do(func() { close(up) })
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { vm.Kill(); vm.Wait() }()
+	select {
+	case <-up:
+	case <-time.After(90 * time.Second):
+		t.Fatal("appliance did not come up")
+	}
+	ns.output(t, "curl", "-s", "-o", "/dev/null", "-m", "20", "--retry", "3", "http://10.0.3.2/")
+	ns.output(t, "nft", "-f", rf)
+
+	const size = 50 << 20
+	msg := make([]byte, size)
+	for i := range msg {
+		msg[i] = byte(i*7 + i>>11)
+	}
+	start := time.Now()
+	var back []byte
+	err = inNetns(ns.name, func() error {
+		c, err := net.DialTimeout("tcp", "10.0.3.2:7", 20*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(4 * time.Minute))
+		go func() {
+			c.Write(msg)
+			c.(*net.TCPConn).CloseWrite()
+		}()
+		back, err = io.ReadAll(c)
+		return err
+	})
+	elapsed := time.Since(start)
+	if err != nil {
+		t.Fatalf("echo: %v (%d of %d bytes back)", err, len(back), size)
+	}
+	if !bytes.Equal(back, msg) {
+		t.Fatalf("echo returned %d bytes, not the %d sent", len(back), size)
+	}
+	drops := ns.output(t, "nft", "list", "ruleset")
+	dropped := 0
+	for _, m := range regexp.MustCompile(`counter packets (\d+)`).FindAllStringSubmatch(drops, -1) {
+		n, _ := strconv.Atoi(m[1])
+		dropped += n
+	}
+	if dropped == 0 {
+		t.Errorf("nft dropped nothing: the loss was not applied\n%s", drops)
+	}
+	t.Logf("50 MB echoed with 2%% loss each way in %v (%.1f MB/s each way)\n%s", elapsed.Round(time.Millisecond),
+		float64(size)/1e6/elapsed.Seconds(), drops)
 }
