@@ -64,19 +64,51 @@ type statusConns struct {
 // function names, that they spread over every CPU, and, for toeplitz on a
 // device without RSS, that cross-CPU packet hops were counted.
 func TestTapPartition(t *testing.T) {
-	ns := newTapNetns(t, fmt.Sprintf("dfly-part-%d", os.Getpid()))
+	newTapNetns(t, fmt.Sprintf("dfly-part-%d", os.Getpid())) // skips early without root or tools
 	k := kernel(t)
 	const nconn = 1000
+	type variant struct {
+		smp  int
+		mode string
+		rss  bool // a multiqueue device with RSS: one queue per CPU, steered by the device
+	}
+	var variants []variant
 	for _, smp := range []int{3, 4} {
 		for _, mode := range []string{"ports", "toeplitz"} {
-			t.Run(fmt.Sprintf("smp%d-%s", smp, mode), func(t *testing.T) {
+			variants = append(variants, variant{smp, mode, false})
+		}
+	}
+	variants = append(variants, variant{2, "toeplitz", true})
+	for i, v := range variants {
+		smp, mode := v.smp, v.mode
+		{
+			name := fmt.Sprintf("smp%d-%s", smp, mode)
+			var flags []string
+			if v.rss {
+				flags = []string{"multi_queue"}
+			}
+			// A namespace per variant: QEMU opens a multi_queue tap only
+			// with queues=, a plain one only without.
+			ns := newTapNetns(t, fmt.Sprintf("dfly-part-%d-%d", os.Getpid(), i), flags...)
+			cfg := qemu.Config{
+				Binary: ns.qemuWrapper(t), Kernel: k, SMP: smp, Memory: "512M",
+				Net: qemu.NetTap, Tap: "tap0", Append: "ip=10.0.3.2/24,gw=10.0.3.1 netpart=" + mode,
+			}
+			if v.rss {
+				// QEMU computes the device's RSS (in software without eBPF) with
+				// the key and table the driver programs.
+				name += "-mq-rss"
+				cfg.Net, cfg.Tap = qemu.NetNone, ""
+				cfg.Extra = []string{
+					"-netdev", fmt.Sprintf("tap,id=net0,ifname=tap0,script=no,downscript=no,queues=%d", smp),
+					"-device", "virtio-net-device,netdev=net0,mq=on,rss=on",
+				}
+			}
+			t.Run(name, func(t *testing.T) {
 				acquireVM(t)
 				up := make(chan struct{})
 				var once sync.Once
-				vm, err := qemu.Start(context.Background(), qemu.Config{
-					Binary: ns.qemuWrapper(t), Kernel: k, SMP: smp, Memory: "512M",
-					Net: qemu.NetTap, Tap: "tap0", Append: "ip=10.0.3.2/24,gw=10.0.3.1 netpart=" + mode,
-				}, qemu.Options{Timeout: 4 * time.Minute, OnLine: func(_ time.Duration, l string) {
+				vm, err := qemu.Start(context.Background(), cfg, qemu.Options{Timeout: 4 * time.Minute, OnLine: func(_ time.Duration, l string) {
 					if strings.HasPrefix(l, "damselfly: appliance up") {
 						once.Do(func() { close(up) })
 					}
@@ -171,7 +203,10 @@ func TestTapPartition(t *testing.T) {
 				for _, th := range st.Kernel.NetThreads {
 					hops += th.HopsIn
 				}
-				if hops == 0 {
+				switch {
+				case v.rss && hops != 0:
+					t.Errorf("%d cross-CPU hops although the device steers each flow to its owner's queue", hops)
+				case !v.rss && hops == 0:
 					t.Errorf("no cross-CPU hops counted (the device has no RSS: every packet arrives on queue 0)")
 				}
 				t.Logf("connections per cpu %v, cross-CPU hops %d", perCPU, hops)

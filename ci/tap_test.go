@@ -32,9 +32,9 @@ func run(t *testing.T, args ...string) string {
 	return string(out)
 }
 
-// newTapNetns makes namespace name with tap0 at 10.0.3.1/24; the guest
-// takes 10.0.3.2. Only addresses inside this namespace are ever used.
-func newTapNetns(t *testing.T, name string) *netns {
+// newTapNetns makes namespace name with tap0 at 10.0.3.1/24 (tapFlags:
+// extra "ip tuntap add" words such as multi_queue); the guest takes 10.0.3.2. Only addresses inside this namespace are ever used.
+func newTapNetns(t *testing.T, name string, tapFlags ...string) *netns {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("tap tests need root (network namespaces and taps)")
@@ -49,7 +49,7 @@ func newTapNetns(t *testing.T, name string) *netns {
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
 	in := func(args ...string) { run(t, append([]string{"ip", "netns", "exec", name}, args...)...) }
 	in("ip", "link", "set", "lo", "up")
-	in("ip", "tuntap", "add", "dev", "tap0", "mode", "tap")
+	in(append([]string{"ip", "tuntap", "add", "dev", "tap0", "mode", "tap"}, tapFlags...)...)
 	in("ip", "addr", "add", "10.0.3.1/24", "dev", "tap0")
 	in("ip", "link", "set", "tap0", "up")
 	return &netns{name: name}
