@@ -223,6 +223,7 @@ func TestBootAppliance(t *testing.T) {
 				Local, Remote, State string
 				CPU                  int
 			} `json:"tcp_connections"`
+			Disks map[string]map[string]uint64 `json:"disks"`
 		} `json:"kernel"`
 	}
 	if err := json.Unmarshal(body, &st); err != nil {
@@ -230,6 +231,9 @@ func TestBootAppliance(t *testing.T) {
 	}
 	if st.Kernel.CPUs != 3 || st.Kernel.Netpart != "ports" || st.HTTP.Requests < uint64(len(files)) {
 		t.Errorf("status.json: %+v", st)
+	}
+	if st.Kernel.Disks["vda"]["requests"] == 0 {
+		t.Errorf("status.json shows no disk requests for vda: %v", st.Kernel.Disks)
 	}
 	perCPU := map[int]int{}
 	for _, c := range st.Kernel.Conns {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"damselfly/blk"
@@ -28,6 +29,30 @@ const diskPollInterval = 50 * time.Microsecond
 // diskPoolPages bounds each disk object's page cache (64 MiB): disks may be
 // larger than the guest's memory.
 const diskPoolPages = 16384
+
+// opened holds the disks OpenDisk returned, by name, for status pages.
+// Written by OpenDisk (boot and application goroutines), read by DiskStats;
+// openedMu guards it.
+var (
+	openedMu sync.Mutex
+	opened   = map[string]*blk.Disk{}
+)
+
+// DiskStats snapshots the counters of every disk opened so far.
+func DiskStats() map[string]map[string]uint64 {
+	openedMu.Lock()
+	defer openedMu.Unlock()
+	m := make(map[string]map[string]uint64, len(opened))
+	for name, d := range opened {
+		st := d.Stats()
+		m[name] = map[string]uint64{
+			"fast_path": st.FastPath.Load(), "queued": st.Queued.Load(),
+			"requests": st.Requests.Load(), "merged": st.Merged.Load(),
+			"max_in_flight": st.MaxFlight.Load(), "errors": st.Errors.Load(), "polls": st.Polls.Load(),
+		}
+	}
+	return m
+}
 
 // microvm's virtio-mmio window: 0xfeb00000, one 512-byte transport per slot
 // (QEMU hw/i386/microvm.c VIRTIO_MMIO_BASE and its slot layout).
@@ -74,7 +99,11 @@ func OpenDisk(name string) (*blk.Disk, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: virtio-blk at %#x: %w", name, s.Addr, err)
 		}
-		return blk.NewDisk(drv, blk.Config{Pool: vm.NewPool(diskPoolPages), PollInterval: diskPollInterval}), nil
+		d := blk.NewDisk(drv, blk.Config{Pool: vm.NewPool(diskPoolPages), PollInterval: diskPollInterval})
+		openedMu.Lock()
+		opened[name] = d
+		openedMu.Unlock()
+		return d, nil
 	}
 	if n == 0 {
 		return nil, errors.New("no virtio-blk device (attach one: -drive ...,if=none -device virtio-blk-device)")
