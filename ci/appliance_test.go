@@ -2,7 +2,6 @@ package ci
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -46,7 +44,6 @@ func TestBootAppliance(t *testing.T) {
 		}
 	}
 	k := kernel(t)
-	acquireVM(t)
 
 	src := filepath.Join(t.TempDir(), "site")
 	r := rand.New(rand.NewPCG(3, 4))
@@ -74,46 +71,14 @@ func TestBootAppliance(t *testing.T) {
 	}
 
 	httpPort, echoPort := freePort(t), freePort(t)
-	sock := filepath.Join(t.TempDir(), "qmp.sock")
-	up := make(chan struct{})
-	var once sync.Once
-	var mu sync.Mutex
-	var console strings.Builder
-	vm, err := qemu.Start(context.Background(), qemu.Config{
-		Kernel: k, SMP: 3, Memory: "512M", QMP: sock, Disks: []string{img},
+	vm := startUntil(t, qemu.Config{
+		Kernel: k, SMP: 3, Memory: "512M", QMP: filepath.Join(t.TempDir(), "qmp.sock"), Disks: []string{img},
 		Net: qemu.NetUser, HostFwd: []string{
 			fmt.Sprintf("tcp:127.0.0.1:%d-:80", httpPort),
 			fmt.Sprintf("tcp:127.0.0.1:%d-:7", echoPort),
 		},
 		Append: "root=/dev/vda rw",
-	}, qemu.Options{
-		Timeout: 5 * time.Minute,
-		OnLine: func(_ time.Duration, l string) {
-			mu.Lock()
-			console.WriteString(l + "\n")
-			mu.Unlock()
-			if strings.HasPrefix(l, "damselfly: appliance up") {
-				once.Do(func() { close(up) })
-			}
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if t.Failed() {
-			mu.Lock()
-			t.Logf("console:\n%s", console.String())
-			mu.Unlock()
-		}
-	}()
-	select {
-	case <-up:
-	case <-time.After(90 * time.Second):
-		vm.Kill()
-		vm.Wait()
-		t.Fatal("appliance did not come up")
-	}
+	}, "damselfly: appliance up", 90*time.Second, 5*time.Minute)
 	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 	client := &http.Client{Timeout: 60 * time.Second}
 	get := func(path string, hdr map[string]string) (*http.Response, []byte) {

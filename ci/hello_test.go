@@ -1,13 +1,10 @@
 package ci
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,28 +24,10 @@ func TestBootHelloApp(t *testing.T) {
 	if err := BuildKernel(root, "./apps/hello", img); err != nil {
 		t.Fatal(err)
 	}
-	acquireVM(t)
 	port := freePort(t)
-	up := make(chan struct{})
-	var once sync.Once
-	vm, err := qemu.Start(context.Background(), qemu.Config{Kernel: img, SMP: 2, Net: qemu.NetUser,
-		HostFwd: []string{fmt.Sprintf("tcp:127.0.0.1:%d-:8080", port)}}, qemu.Options{
-		Timeout: 2 * time.Minute,
-		OnLine: func(_ time.Duration, l string) {
-			if strings.HasPrefix(l, "hello: listening") {
-				once.Do(func() { close(up) })
-			}
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { vm.Kill(); vm.Wait() }()
-	select {
-	case <-up:
-	case <-time.After(90 * time.Second):
-		t.Fatal("the hello app did not start listening")
-	}
+	startUntil(t, qemu.Config{Kernel: img, SMP: 2, Net: qemu.NetUser,
+		HostFwd: []string{fmt.Sprintf("tcp:127.0.0.1:%d-:8080", port)}},
+		"hello: listening", 90*time.Second, 2*time.Minute)
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(fmt.Sprintf("http://127.0.0.1:%d/path", port))
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package ci
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -105,25 +103,9 @@ func TestTapPartition(t *testing.T) {
 				}
 			}
 			t.Run(name, func(t *testing.T) {
-				acquireVM(t)
-				up := make(chan struct{})
-				var once sync.Once
-				vm, err := qemu.Start(context.Background(), cfg, qemu.Options{Timeout: 4 * time.Minute, OnLine: func(_ time.Duration, l string) {
-					if strings.HasPrefix(l, "damselfly: appliance up") {
-						once.Do(func() { close(up) })
-					}
-				}})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer func() { vm.Kill(); vm.Wait() }()
-				select {
-				case <-up:
-				case <-time.After(90 * time.Second):
-					t.Fatal("appliance did not come up")
-				}
+				startUntil(t, cfg, "damselfly: appliance up", 90*time.Second, 4*time.Minute)
 				var st statusConns
-				err = inNetns(ns.name, func() error {
+				err := inNetns(ns.name, func() error {
 					var conns []net.Conn
 					defer func() {
 						for _, c := range conns {

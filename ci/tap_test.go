@@ -3,7 +3,6 @@ package ci
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -13,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -84,43 +82,10 @@ var (
 // logged (docs/net.md records them); they are not asserted.
 func TestTapLoad(t *testing.T) {
 	ns := newTapNetns(t, fmt.Sprintf("dfly-tap-%d", os.Getpid()))
-	k := kernel(t)
-	acquireVM(t)
-	up := make(chan struct{})
-	var once sync.Once
-	var mu sync.Mutex
-	var console strings.Builder
-	vm, err := qemu.Start(context.Background(), qemu.Config{
-		Binary: ns.qemuWrapper(t), Kernel: k, SMP: 2, Memory: "512M",
+	startUntil(t, qemu.Config{
+		Binary: ns.qemuWrapper(t), Kernel: kernel(t), SMP: 2, Memory: "512M",
 		Net: qemu.NetTap, Tap: "tap0", Append: "ip=10.0.3.2/24,gw=10.0.3.1",
-	}, qemu.Options{
-		Timeout: 3 * time.Minute,
-		OnLine: func(_ time.Duration, l string) {
-			mu.Lock()
-			console.WriteString(l + "\n")
-			mu.Unlock()
-			if strings.HasPrefix(l, "damselfly: appliance up") {
-				once.Do(func() { close(up) })
-			}
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		vm.Kill()
-		vm.Wait()
-		if t.Failed() {
-			mu.Lock()
-			t.Logf("console:\n%s", console.String())
-			mu.Unlock()
-		}
-	}()
-	select {
-	case <-up:
-	case <-time.After(90 * time.Second):
-		t.Fatal("appliance did not come up")
-	}
+	}, "damselfly: appliance up", 90*time.Second, 3*time.Minute)
 	// First contact resolves ARP both ways.
 	ns.output(t, "curl", "-s", "-o", "/dev/null", "-m", "20", "--retry", "3", "http://10.0.3.2/")
 
@@ -164,7 +129,6 @@ func TestTapEchoLoss(t *testing.T) {
 		t.Skip("nft not installed (make deps installs nftables)")
 	}
 	k := kernel(t)
-	acquireVM(t)
 	// Segmentation offloads off, so that nft drops single segments.
 	ns.output(t, "ip", "link", "set", "tap0", "gso_max_segs", "1", "gso_max_size", "1500")
 	rules := `table inet loss {
@@ -173,25 +137,10 @@ func TestTapEchoLoss(t *testing.T) {
 }`
 	rf := filepath.Join(t.TempDir(), "loss.nft")
 	os.WriteFile(rf, []byte(rules), 0o644)
-	up := make(chan struct{})
-	var once sync.Once
-	vm, err := qemu.Start(context.Background(), qemu.Config{
+	startUntil(t, qemu.Config{
 		Binary: ns.qemuWrapper(t), Kernel: k, SMP: 2, Memory: "512M",
 		Net: qemu.NetTap, Tap: "tap0", Append: "ip=10.0.3.2/24,gw=10.0.3.1",
-	}, qemu.Options{Timeout: 5 * time.Minute, OnLine: func(_ time.Duration, l string) {
-		if strings.HasPrefix(l, "damselfly: appliance up") {
-			once.Do(func() { close(up) })
-		}
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { vm.Kill(); vm.Wait() }()
-	select {
-	case <-up:
-	case <-time.After(90 * time.Second):
-		t.Fatal("appliance did not come up")
-	}
+	}, "damselfly: appliance up", 90*time.Second, 5*time.Minute)
 	ns.output(t, "curl", "-s", "-o", "/dev/null", "-m", "20", "--retry", "3", "http://10.0.3.2/")
 	ns.output(t, "nft", "-f", rf)
 
@@ -202,7 +151,7 @@ func TestTapEchoLoss(t *testing.T) {
 	}
 	start := time.Now()
 	var back []byte
-	err = inNetns(ns.name, func() error {
+	err := inNetns(ns.name, func() error {
 		c, err := net.DialTimeout("tcp", "10.0.3.2:7", 20*time.Second)
 		if err != nil {
 			return err
