@@ -101,7 +101,9 @@ func Init() {
 	// from the same clock (time.Now, file times, HTTP Date headers). Done
 	// here, before package initialisation starts any timer; entryNs moves
 	// with it so Since stays boot-relative.
-	if wall, err := RTC.Now(); err == nil {
+	if !M.Platform.RTC {
+		M.Notes = append(M.Notes, "time: the machine has no RTC: the clock starts at the epoch")
+	} else if wall, err := RTC.Now(); err == nil {
 		entryNs += clock.StepForward(rdtsc(), wall.UnixNano())
 	} else {
 		M.Notes = append(M.Notes, fmt.Sprintf("time: no time of day from the RTC (%v): the clock starts at the epoch", err))
