@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"sync"
 	"time"
 )
 
@@ -36,61 +35,21 @@ type LoopFactory func(cpu int, poll Poll) Loop
 
 // GoLoops runs each protocol thread as a goroutine on the real clock.
 func GoLoops(cpu int, poll Poll) Loop {
-	l := &goLoop{poll: poll, wake: make(chan struct{}, 1), stop: make(chan struct{}), exited: make(chan struct{})}
+	l := &goLoop{poll: poll, wakec: make(chan struct{}, 1)}
+	l.inbox = newInbox(func() {
+		select {
+		case l.wakec <- struct{}{}:
+		default:
+		}
+	})
 	go l.run()
 	return l
 }
 
 type goLoop struct {
-	poll Poll
-	mu   sync.Mutex // guards inbox and stopped
-	// inbox is swapped out whole by the loop, so producers append to a
-	// fresh slice while the loop runs the previous batch.
-	inbox   []func()
-	spare   []func()
-	stopped bool
-	wake    chan struct{}
-	stop    chan struct{}
-	// exited is closed when run returns: no function runs after it, so a
-	// Do that sees it knows its function will never run concurrently.
-	exited chan struct{}
-}
-
-func (l *goLoop) Post(fn func()) {
-	l.mu.Lock()
-	if l.stopped {
-		l.mu.Unlock()
-		return
-	}
-	l.inbox = append(l.inbox, fn)
-	first := len(l.inbox) == 1
-	l.mu.Unlock()
-	if first {
-		select {
-		case l.wake <- struct{}{}:
-		default:
-		}
-	}
-}
-
-func (l *goLoop) Do(fn func()) bool {
-	done := make(chan struct{})
-	l.Post(func() { fn(); close(done) })
-	select {
-	case <-done:
-		return true
-	case <-l.exited:
-		return false
-	}
-}
-
-func (l *goLoop) Stop() {
-	l.mu.Lock()
-	if !l.stopped {
-		l.stopped = true
-		close(l.stop)
-	}
-	l.mu.Unlock()
+	inbox
+	poll  Poll
+	wakec chan struct{}
 }
 
 func (l *goLoop) run() {
@@ -98,20 +57,11 @@ func (l *goLoop) run() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		l.mu.Lock()
-		batch := l.inbox
-		l.inbox = l.spare[:0]
-		l.mu.Unlock()
-		for i, fn := range batch {
-			fn()
-			batch[i] = nil
+		if l.inbox.run() {
+			return
 		}
-		l.spare = batch
 		next, ok := l.poll()
-		l.mu.Lock()
-		pending := len(l.inbox) > 0
-		l.mu.Unlock()
-		if pending {
+		if l.pending() {
 			continue
 		}
 		if ok {
@@ -122,7 +72,7 @@ func (l *goLoop) run() {
 		select {
 		case <-l.stop:
 			return
-		case <-l.wake:
+		case <-l.wakec:
 		case <-timer.C:
 		}
 	}
