@@ -40,6 +40,40 @@ TEXT cpuinit(SB),NOSPLIT|NOFRAME,$0
 
 	MOVL	$STACK32, SP
 
+	// Copy hvm_start_info and its memory map into the board area. The
+	// loader may leave them anywhere in low memory; QEMU's PVH option ROM
+	// (q35, pc) keeps the map in page 0, which the page tables below leave
+	// absent. Paging is still off here, so every address is reachable.
+	// A map larger than the copy area stays where it is (the Go side then
+	// refuses it: board.MaxMemmapEntries).
+	MOVL	$BOOTINFO_SLOT, BX
+	MOVL	0(BX), BX
+	TESTL	BX, BX
+	JZ	sidone
+	CMPL	0(BX), $SI_MAGIC
+	JNE	sidone
+	MOVL	BX, SI
+	MOVL	$SI_COPY, DI
+	MOVL	$SI_SIZE_V1, CX
+	REP;	MOVSB
+	MOVL	$SI_COPY, BX
+	MOVL	$BOOTINFO_SLOT, DI
+	MOVL	BX, 0(DI)
+	CMPL	SI_VERSION(BX), $1
+	JCS	sidone
+	CMPL	(SI_MEMMAP+4)(BX), $0
+	JNE	sidone				// above 4 GiB: not reachable yet
+	MOVL	SI_MEMMAP_N(BX), CX
+	CMPL	CX, $MEMMAP_COPY_MAX
+	JHI	sidone
+	MOVL	SI_MEMMAP(BX), SI
+	MOVL	$MEMMAP_COPY, DI
+	MOVL	DI, SI_MEMMAP(BX)
+	LEAL	(CX)(CX*2), CX			// entries * 24 bytes
+	SHLL	$3, CX
+	REP;	MOVSB
+sidone:
+
 	// mask both 8259s: mov al, 0xff; out 0x21, al; out 0xa1, al
 	BYTE	$0xb0; BYTE $0xff
 	BYTE	$0xe6; BYTE $0x21

@@ -18,6 +18,9 @@
 #define IDT		(BOARD_AREA+0x44000)	// 256 gates of 16 bytes
 #define AREA_CLEAR	0x45000			// bytes zeroed at entry
 #define STACK32		(BOARD_AREA+0x80000)	// entry stack, grows down
+#define SI_COPY		(BOARD_AREA+0x46000)	// copy of hvm_start_info (outside AREA_CLEAR)
+#define MEMMAP_COPY	(BOARD_AREA+0x46100)	// copy of its memory map
+#define MEMMAP_COPY_MAX	256			// entries (board.MaxMemmapEntries)
 
 // Identity-mapped address space: 64 GiB with 2 MiB pages.
 #define MAPPED_GIB	64
@@ -31,6 +34,7 @@
 #define SI_VERSION	0x04
 #define SI_MEMMAP	0x28
 #define SI_MEMMAP_N	0x30
+#define SI_SIZE_V1	0x38
 #define MEMMAP_ENTRY	24
 #define E820_RAM	1
 
