@@ -11,12 +11,20 @@ import (
 	"damselfly/net/ether"
 )
 
-// RSS is the receive-side-scaling hash a multi-queue device computed for
-// a frame (Toeplitz over the IPv4/TCP 4-tuple, Microsoft RSS spec), so the
-// stack can steer the frame to its owning CPU without touching it.
+// RSS is what a device tells the stack about a received frame besides its
+// bytes: the receive-side-scaling hash it computed (Toeplitz over the
+// IPv4/TCP 4-tuple, Microsoft RSS spec), so the stack can steer the frame
+// to its owning CPU without touching it, and whether it checked the
+// frame's TCP/UDP checksum.
 type RSS struct {
 	Hash  uint32
-	Valid bool
+	Valid bool // Hash is set
+	// ChecksumValid: the device verified the frame's TCP or UDP checksum
+	// (virtio VIRTIO_NET_HDR_F_DATA_VALID), or the frame came from a
+	// trusted local sender with a checksum left partial and finished by
+	// the driver (F_NEEDS_CSUM): the stack need not verify it again. The
+	// IPv4 header checksum is always verified by the stack.
+	ChecksumValid bool
 }
 
 // Receiver takes a received frame. The frame's memory belongs to the

@@ -2,6 +2,7 @@ package link
 
 import (
 	"container/heap"
+	"fmt"
 	"math/rand"
 	"sync"
 	"time"
@@ -48,6 +49,14 @@ type PipeConfig struct {
 	// with the sending end and the time: tests record a pcap from it.
 	// It is called under the pipe's lock and must not call back.
 	Observe func(from *PipeEnd, at time.Time, frame []byte)
+	// Offload makes both ends link.Offloaders that finish checksums and
+	// cut TCP segments in software (FinishOffload) before the frames
+	// enter the wire: host tests run the stack's offload path end to end.
+	Offload Offloads
+	// RxChecksumValid marks every frame that arrives intact (not
+	// corrupted by the pipe) with RSS.ChecksumValid, as a device that
+	// verified the checksums does; corrupted frames arrive unmarked.
+	RxChecksumValid bool
 }
 
 // PipeStats counts what a direction did.
@@ -86,10 +95,11 @@ type PipeEnd struct {
 }
 
 type queued struct {
-	due   time.Time
-	seq   uint64
-	to    *PipeEnd
-	frame []byte
+	due     time.Time
+	seq     uint64
+	to      *PipeEnd
+	frame   []byte
+	corrupt bool
 }
 
 type frameHeap []queued
@@ -146,6 +156,33 @@ func (e *PipeEnd) Close() error {
 	return nil
 }
 
+// OffloadCaps implements Offloader with PipeConfig.Offload.
+func (e *PipeEnd) OffloadCaps() Offloads { return e.p.cfg.Offload }
+
+// SendOffload implements Offloader: the frame is finished in software
+// and each resulting frame goes through Send (so impairments hit
+// segments, as on a wire behind a real device).
+func (e *PipeEnd) SendOffload(frame []byte, o TxOffload) error {
+	caps := e.p.cfg.Offload
+	if o.Csum && !caps.Csum || o.GSOType != GSONone && !caps.TSO4 {
+		return fmt.Errorf("link: pipe: offload %+v not offered (%+v)", o, caps)
+	}
+	if o.GSOType == GSONone && len(frame) > ether.HeaderLen+e.p.cfg.MTU ||
+		len(frame) > ether.HeaderLen+caps.MaxGSODatagram() {
+		return fmt.Errorf("link: pipe: %d-byte frame: %w", len(frame), ErrOffloadRequest)
+	}
+	var serr error
+	err := FinishOffload(frame, o, func(f []byte) {
+		if err := e.Send(f); err != nil && serr == nil {
+			serr = err
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("link: pipe: %w", err)
+	}
+	return serr
+}
+
 // Send applies this direction's impairments and delivers or queues the
 // frame for the peer.
 func (e *PipeEnd) Send(frame []byte) error {
@@ -180,10 +217,12 @@ func (e *PipeEnd) Send(frame []byte) error {
 	}
 	for range copies {
 		f := append([]byte(nil), frame...)
+		corrupt := false
 		if im.Corrupt > 0 && len(f) > ether.HeaderLen && p.rng.Float64() < im.Corrupt {
 			i := ether.HeaderLen + p.rng.Intn(len(f)-ether.HeaderLen)
 			f[i] ^= 1 << p.rng.Intn(8)
 			e.stats.Corrupted++
+			corrupt = true
 		}
 		d := im.Delay
 		if im.Jitter > 0 {
@@ -197,14 +236,14 @@ func (e *PipeEnd) Send(frame []byte) error {
 			d += rd
 			e.stats.Reordered++
 		}
-		out[n] = queued{due: now.Add(d), frame: f, to: e.peer}
+		out[n] = queued{due: now.Add(d), frame: f, to: e.peer, corrupt: corrupt}
 		n++
 	}
 	if !im.delays() && len(p.q) == 0 {
 		e.stats.Delivered += uint64(n)
 		p.mu.Unlock()
 		for _, q := range out[:n] {
-			q.to.deliver(q.frame)
+			q.to.deliver(q.frame, q.corrupt)
 		}
 		return nil
 	}
@@ -225,7 +264,7 @@ func (e *PipeEnd) Send(frame []byte) error {
 	return nil
 }
 
-func (e *PipeEnd) deliver(f []byte) {
+func (e *PipeEnd) deliver(f []byte, corrupt bool) {
 	e.rmu.RLock()
 	r, closed := e.recv, e.closed
 	e.rmu.RUnlock()
@@ -236,6 +275,7 @@ func (e *PipeEnd) deliver(f []byte) {
 	if key := e.p.cfg.RSSKey; key != nil && e.p.cfg.Hash != nil {
 		rss.Hash, rss.Valid = e.p.cfg.Hash(key, f)
 	}
+	rss.ChecksumValid = e.p.cfg.RxChecksumValid && !corrupt
 	r(f, rss)
 }
 
@@ -261,7 +301,7 @@ func (p *Pipe) Advance() {
 		q := heap.Pop(&p.q).(queued)
 		q.to.peer.stats.Delivered++
 		p.mu.Unlock()
-		q.to.deliver(q.frame)
+		q.to.deliver(q.frame, q.corrupt)
 	}
 }
 

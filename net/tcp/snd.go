@@ -124,7 +124,11 @@ func (c *Conn) sendSYN() {
 
 // sendSegment builds and transmits one segment carrying n bytes of the
 // send buffer starting off bytes past bufSeq.
-func (c *Conn) sendSegment(seq uint32, flags Flags, off, n int) {
+func (c *Conn) sendSegment(seq uint32, flags Flags, off, n int) { c.sendSegmentGSO(seq, flags, off, n, 0) }
+
+// sendSegmentGSO is sendSegment for a segment the link may cut into
+// gso-byte pieces (TSO; 0: none).
+func (c *Conn) sendSegmentGSO(seq uint32, flags Flags, off, n, gso int) {
 	s := c.s
 	b := s.obuf
 	var o Options
@@ -167,7 +171,7 @@ func (c *Conn) sendSegment(seq uint32, flags Flags, off, n int) {
 	if n > 0 {
 		c.snd.buf.peek(off, b[hl:hl+n])
 	}
-	s.transmit(c.key(), h)
+	s.transmit(c.key(), h, gso)
 	if flags&FlagACK != 0 {
 		c.rcv.lastAckSent = c.rcv.nxt
 		c.rcv.ackNow = false
@@ -261,7 +265,7 @@ func (c *Conn) sendData() {
 		if seqLT(snd.nxt, dataEnd) {
 			avail = int(dataEnd - snd.nxt)
 		}
-		n := min(seg, avail)
+		n := min(c.s.tsoLimit(seg, c.dataOptLen()), avail)
 		if c.sackOK {
 			if next, ok := snd.sb.nextStart(snd.nxt); ok && seqLT(next, snd.max) {
 				n = min(n, int(next-snd.nxt))
@@ -269,8 +273,14 @@ func (c *Conn) sendData() {
 		}
 		winRoom := int(int32(snd.una + snd.wnd - snd.nxt))
 		cwndRoom := cwnd - pipe
-		limited := n
+		limited := min(n, seg)
 		n = max(0, min(n, winRoom, cwndRoom))
+		if n > seg {
+			// TSO: whole MSS pieces only; a short tail is left to the
+			// next round, which applies Nagle and SWS avoidance to it
+			// exactly as to a segment of its own.
+			n -= n % seg
+		}
 		rexmit := seqLT(snd.nxt, snd.max)
 		fin := snd.finQueued && snd.nxt+uint32(n) == snd.finSeq && (winRoom > n || n == 0 && winRoom >= 0)
 		if n == 0 && !fin {
@@ -322,8 +332,14 @@ func (c *Conn) sendData() {
 }
 
 // transmitData sends n bytes at seq (and FIN), counting retransmissions.
+// More than one MSS of data goes as one TSO segment (offload.go).
 func (c *Conn) transmitData(seq uint32, n int, fin bool) {
 	snd := &c.snd
+	seg := snd.mss - c.dataOptLen()
+	segs, gso := 1, 0
+	if n > seg && seg > 0 {
+		segs, gso = (n+seg-1)/seg, seg
+	}
 	flags := FlagACK
 	if n > 0 && seq+uint32(n) == snd.bufSeq+uint32(snd.buf.len()) {
 		flags |= FlagPSH
@@ -335,13 +351,13 @@ func (c *Conn) transmitData(seq uint32, n int, fin bool) {
 		if snd.inRecovery {
 			snd.undoRetrans++
 		}
-		snd.retrans++
-		c.s.ctr.retransSegs++
+		snd.retrans += uint64(segs)
+		c.s.ctr.retransSegs += uint64(segs)
 		if snd.rttTiming && seqLT(seq, snd.rttSeq) {
 			snd.rttTiming = false // Karn: no sample from a retransmitted segment
 		}
 	}
-	c.sendSegment(seq, flags, int(seq-snd.bufSeq), n)
+	c.sendSegmentGSO(seq, flags, int(seq-snd.bufSeq), n, gso)
 }
 
 // nextLostHole returns the first unSACKed range at or above HighRxt that

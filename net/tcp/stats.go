@@ -73,6 +73,9 @@ type counters struct {
 	dsacksRecv               uint64
 	spuriousUndo             uint64
 	tlpProbes                uint64
+	csumOffloaded            uint64 // segments (GSO frames count once) left with a partial checksum
+	gsoFrames, gsoSegs       uint64 // TSO frames handed to the link and the segments they carry
+	csumValidatedIn          uint64 // received segments the device had verified
 	drops                    [numDropReasons]uint64
 }
 
@@ -100,6 +103,14 @@ type Stats struct {
 	DSACKsReceived           uint64 // duplicate reports (RFC 2883): spurious retransmissions or network duplicates
 	SpuriousRecoveries       uint64 // window reductions undone after D-SACKs
 	TailLossProbes           uint64
+	// Offload (offload.go): frames sent with a partial checksum (a GSO
+	// frame counts once), GSO frames and the wire segments they carried
+	// (also in SegmentsOut), and received segments whose checksum the
+	// device had verified.
+	CsumOffloaded   uint64
+	GSOFrames       uint64
+	GSOSegments     uint64
+	CsumValidatedIn uint64
 
 	Drops        map[string]uint64 // by reason; zero counts omitted
 	ConnsByState map[string]int    // zero counts omitted
@@ -122,8 +133,10 @@ func (s *Stack) Stats() Stats {
 		PMTUUpdates: c.pmtuUpdates, TimeWaitRecycled: c.twRecycled,
 		DSACKsReceived: c.dsacksRecv, SpuriousRecoveries: c.spuriousUndo,
 		TailLossProbes: c.tlpProbes,
-		Drops:          map[string]uint64{},
-		ConnsByState:   map[string]int{},
+		CsumOffloaded:  c.csumOffloaded, GSOFrames: c.gsoFrames, GSOSegments: c.gsoSegs,
+		CsumValidatedIn: c.csumValidatedIn,
+		Drops:           map[string]uint64{},
+		ConnsByState:    map[string]int{},
 	}
 	for r, n := range c.drops {
 		if n != 0 {

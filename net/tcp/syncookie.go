@@ -124,7 +124,7 @@ func (l *Listener) sendCookie(key fourTuple, h Header, o *Options) {
 	out.SetFlags(FlagSYN | FlagACK)
 	out.SetWindow(uint16(min(s.cfg.RecvBufSize, 0xffff)))
 	out.SetUrgentPtr(0)
-	s.transmit(key, out)
+	s.transmit(key, out, 0)
 }
 
 // cookieACK tries to complete a handshake from a cookie; it reports
