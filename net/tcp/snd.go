@@ -124,7 +124,9 @@ func (c *Conn) sendSYN() {
 
 // sendSegment builds and transmits one segment carrying n bytes of the
 // send buffer starting off bytes past bufSeq.
-func (c *Conn) sendSegment(seq uint32, flags Flags, off, n int) { c.sendSegmentGSO(seq, flags, off, n, 0) }
+func (c *Conn) sendSegment(seq uint32, flags Flags, off, n int) {
+	c.sendSegmentGSO(seq, flags, off, n, 0)
+}
 
 // sendSegmentGSO is sendSegment for a segment the link may cut into
 // gso-byte pieces (TSO; 0: none).
