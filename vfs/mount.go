@@ -5,17 +5,19 @@ import (
 	"io/fs"
 	"sync"
 	"sync/atomic"
+
+	"damselfly/sched"
 )
 
 // MountOptions configure one mount.
 type MountOptions struct {
 	ReadOnly bool
 	// Threads is the number of filesystem threads serving the mount's port; 0 means one per
-	// CPU.
+	// CPU of Sched.
 	Threads int
-	// Spawn starts one filesystem thread; nil means a goroutine. The kernel passes a sched
-	// thread constructor (as for blk.Config.Spawn) so the threads are LWKT threads.
-	Spawn func(name string, fn func())
+	// Sched is the LWKT system whose threads serve the mount (the kernel passes its own,
+	// kernel.Sched); nil means HostSched(), a system with one CPU per host CPU.
+	Sched *sched.System
 }
 
 // Mount is one mounted filesystem.
@@ -81,7 +83,7 @@ func (v *VFS) newMount(fsys Filesystem, opts MountOptions, path string) *Mount {
 	if r, ok := fsys.(ReadOnlyReporter); ok && r.ReadOnly() {
 		m.ro = true
 	}
-	m.port = newPort(fsys, opts.Threads, opts.Spawn, "vfs:"+path)
+	m.port = newPort(fsys, opts.Sched, opts.Threads, "vfs:"+path)
 	m.root = &ncEntry{mnt: m, ino: fsys.Root(), typ: TypeDir, state: ncResolved}
 	return m
 }

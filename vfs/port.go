@@ -5,83 +5,146 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"damselfly/ipi"
+	"damselfly/sched"
 )
 
-// Port is the message port of one mounted filesystem, after DragonFly's lwkt_port: DoMsg and
-// SendMsg hand a message to putport, which either completes it at once in the sender's context
-// (the filesystem said the operation cannot block) or queues it to the filesystem threads.
+// Port is the message port of one mounted filesystem, after DragonFly's lwkt_port: a
+// sched spin port whose put function either completes a VOP at once in the sender's context
+// (the filesystem said the operation cannot block, or managed it without blocking) or queues
+// it for the mount's filesystem threads, LWKT threads of a sched.System that all receive from
+// the port.
 //
-// The threads are goroutines here; when the kernel runs on LWKT the same port is served by
-// sched threads, one per CPU, without changing the VOP contract.
+// Senders are LWKT threads of that system (DoMsgThread: sched's DoMsg, waiting through the
+// thread's own port) or plain goroutines (DoMsg, SendMsg: the application API, which has no
+// thread), whose queued messages enter the system through SendMsgExternal and come back
+// through a reply-only port that wakes them.
+//
+// Filesystem code (ext2 over a VM object, memfs) takes Go locks and waits for disk I/O, so a
+// filesystem thread does not call it directly: it offloads each queued VOP to a helper
+// goroutine and sleeps in the scheduler until it is done (Thread.Offload), so the thread
+// blocks only through LWKT primitives and the other threads of its CPU keep running.
 type Port struct {
-	fs    Filesystem
-	fast  FastPather // nil: nothing runs on the fast path
-	try   TryFaster  // nil: no opportunistic fast path
-	queue chan *Msg
-	wg    sync.WaitGroup
+	fs   Filesystem
+	fast FastPather // nil: nothing runs on the fast path
+	try  TryFaster  // nil: no opportunistic fast path
+	name string
 
-	closeOnce sync.Once
+	sys     *sched.System
+	queue   *sched.Port // spin port the filesystem threads receive from
+	reply   *sched.Port // reply-only port for senders outside the system
+	threads []*fsThread
+
+	senders   atomic.Int64 // sends in progress; close waits for them before the stop messages
 	closed    atomic.Bool
+	closeOnce sync.Once
 
 	// Counters (slow paths), for the status page.
 	FastPath atomic.Uint64 // messages completed in the sender's context
-	Queued   atomic.Uint64 // messages handed to a filesystem thread
+	Queued   atomic.Uint64 // messages handed to the filesystem threads
 }
 
-// NewPort starts threads filesystem threads serving fs (one per CPU when threads <= 0) as
-// goroutines.
-func NewPort(fs Filesystem, threads int) *Port { return newPort(fs, threads, nil, "vfs") }
+// fsThread is one filesystem thread of a port.
+type fsThread struct {
+	td     *sched.Thread
+	cpu    int
+	served atomic.Uint64 // queued VOPs it ran
+}
 
-func newPort(fs Filesystem, threads int, spawn func(string, func()), name string) *Port {
-	if spawn == nil {
-		spawn = func(_ string, fn func()) { go fn() }
+// hostSched is the sched.System of mounts that were not given one (MountOptions.Sched nil):
+// host programs and tests. Owned by package vfs, started by the first such mount, one CPU
+// per host CPU, never stopped (mounts come and go; their threads exit at unmount).
+var hostSched = sync.OnceValue(func() *sched.System {
+	s := sched.NewSystem(min(runtime.NumCPU(), ipi.MaxCPUs), sched.Options{})
+	s.Start()
+	return s
+})
+
+// HostSched returns the system that serves mounts given no MountOptions.Sched.
+func HostSched() *sched.System { return hostSched() }
+
+// NewPort starts threads filesystem threads serving fs (one per CPU when threads <= 0) on
+// sys (nil: HostSched).
+func NewPort(fs Filesystem, sys *sched.System, threads int) *Port {
+	return newPort(fs, sys, threads, "vfs")
+}
+
+func newPort(fs Filesystem, sys *sched.System, threads int, name string) *Port {
+	if sys == nil {
+		sys = hostSched()
 	}
 	if threads <= 0 {
-		threads = runtime.NumCPU()
+		threads = sys.NCPU()
 	}
-	p := &Port{fs: fs, queue: make(chan *Msg, 4*threads)}
+	p := &Port{fs: fs, name: name, sys: sys}
 	p.fast, _ = fs.(FastPather)
 	p.try, _ = fs.(TryFaster)
-	p.wg.Add(threads)
+	p.queue = sys.NewSpinPort(name)
+	p.queue.SetPut(p.put)
+	p.reply = sched.NewReplyPort(name+":reply", p.replied)
 	for i := 0; i < threads; i++ {
-		spawn(fmt.Sprintf("%s/%d", name, i), p.thread)
+		t := &fsThread{cpu: i % sys.NCPU()}
+		p.threads = append(p.threads, t)
+		opts := sched.ThreadOpts{Name: fmt.Sprintf("%s/%d", name, i), Prio: sched.PriKernel, Pinned: true}
+		t.td = sys.GoExternal(t.cpu, opts, func(td *sched.Thread) { p.serve(td, t) })
 	}
 	return p
 }
 
-func (p *Port) thread() {
-	defer p.wg.Done()
-	for m := range p.queue {
-		dispatch(p.fs, m)
-		p.replyMsg(m)
+// System returns the sched.System whose threads serve the port.
+func (p *Port) System() *sched.System { return p.sys }
+
+// SchedPort returns the underlying sched port. LWKT code may send *Msg to it directly
+// (td.DoMsg, c.SendMsg) once the message is initialised with Msg.Init.
+func (p *Port) SchedPort() *sched.Port { return p.queue }
+
+// serve is a filesystem thread: it takes the next queued VOP, runs it on a helper goroutine
+// while sleeping in the scheduler, and replies. A stop message ends it.
+func (p *Port) serve(td *sched.Thread, t *fsThread) {
+	for {
+		m := td.WaitPort(p.queue).(*Msg)
+		if m.stop {
+			return
+		}
+		td.Offload(func() { dispatch(p.fs, m) })
+		t.served.Add(1)
+		td.ReplyMsg(m, nil) // the VOP's own error is in m.Err
 	}
 }
 
-// replyMsg completes a queued message: a synchronous sender is woken, an asynchronous one gets
-// the message on its reply channel.
-func (p *Port) replyMsg(m *Msg) {
+// put is the port's put function, run in the sender's context on CPU c: a VOP that cannot
+// block completes here; any other is queued for the filesystem threads (EASYNC).
+func (p *Port) put(c *sched.CPU, sp *sched.Port, sm sched.Message) error {
+	m, ok := sm.(*Msg)
+	if !ok {
+		panic(fmt.Sprintf("vfs: port %s: message %T is not a *vfs.Msg", p.name, sm))
+	}
+	if !m.tried && !m.stop && p.runFast(m) {
+		return nil
+	}
+	if !m.stop {
+		p.Queued.Add(1)
+	}
+	return sp.Queue(c, m)
+}
+
+// replied takes back a message sent from outside the system: a synchronous sender is woken,
+// an asynchronous one gets the message on its reply channel. It runs on a CPU, so it must not
+// block: a full reply channel is fed from a goroutine.
+func (p *Port) replied(_ *sched.CPU, _ *sched.Port, sm sched.Message) {
+	m := sm.(*Msg)
 	if m.done != nil {
 		close(m.done)
 		return
 	}
 	if m.reply != nil {
-		m.reply <- m
+		select {
+		case m.reply <- m:
+		default:
+			go func(r chan<- *Msg) { r <- m }(m.reply)
+		}
 	}
-}
-
-// putport runs m now if it can complete without blocking, else queues it. It reports whether
-// the message is already done.
-func (p *Port) putport(m *Msg) bool {
-	if p.runFast(m) {
-		return true
-	}
-	if p.closed.Load() {
-		m.Err = EBADF
-		return true
-	}
-	p.Queued.Add(1)
-	p.queue <- m
-	return false
 }
 
 // runFast completes m in the caller's context if the filesystem says it cannot block, or if
@@ -99,40 +162,125 @@ func (p *Port) runFast(m *Msg) bool {
 	return false
 }
 
-// DoMsg sends m and waits for the reply, returning m.Err. On the fast path this is a plain
-// function call.
+// sendExternal queues m (whose fast path the caller already tried) from outside the system.
+// It reports false if the port is closed.
+func (p *Port) sendExternal(m *Msg) bool {
+	p.senders.Add(1)
+	defer p.senders.Add(-1)
+	if p.closed.Load() {
+		return false
+	}
+	m.Msg.Init(p.reply, 0)
+	m.tried = true
+	p.sys.SendMsgExternal(p.queue, m)
+	return true
+}
+
+// DoMsg sends m from a goroutine outside the port's system and waits for the reply,
+// returning m.Err. On the fast path this is a plain function call in the caller.
 func (p *Port) DoMsg(m *Msg) error {
-	m.reply = nil
-	m.done = nil
+	if p.closed.Load() {
+		m.Err = EBADF
+		return m.Err
+	}
 	if p.runFast(m) {
 		return m.Err
 	}
-	if p.closed.Load() {
-		return EBADF
+	done := make(chan struct{})
+	m.done, m.reply = done, nil
+	if !p.sendExternal(m) {
+		m.Err = EBADF
+		return m.Err
 	}
-	m.done = make(chan struct{})
-	p.Queued.Add(1)
-	p.queue <- m
-	<-m.done
-	m.done = nil
+	<-done
 	return m.Err
 }
 
-// SendMsg sends m without waiting; the finished message is delivered on reply, even when it
-// completed synchronously, so the sender always sees one reply per message.
-func (p *Port) SendMsg(m *Msg, reply chan<- *Msg) {
-	m.reply = reply
-	m.done = nil
-	if p.putport(m) {
-		reply <- m
+// DoMsgThread sends m from LWKT thread td of the port's system and waits for the reply
+// through td's own port (sched's DoMsg): the put runs in td's context, so a VOP that cannot
+// block completes there; a queued one puts td to sleep until a filesystem thread replies.
+func (p *Port) DoMsgThread(td *sched.Thread, m *Msg) error {
+	if td.System() != p.sys {
+		panic(fmt.Sprintf("vfs: port %s: DoMsgThread from thread %v of another system", p.name, td))
 	}
+	p.senders.Add(1)
+	defer p.senders.Add(-1)
+	if p.closed.Load() {
+		m.Err = EBADF
+		return m.Err
+	}
+	m.Msg.Init(nil, 0)
+	m.tried, m.done, m.reply = false, nil, nil
+	td.DoMsg(p.queue, m)
+	return m.Err
 }
 
-// close stops the threads after the queued messages have been served.
+// SendMsg sends m from a goroutine without waiting; the finished message is delivered on
+// reply, even when it completed synchronously, so the sender always sees one reply per
+// message (as lwkt_sendmsg).
+func (p *Port) SendMsg(m *Msg, reply chan<- *Msg) {
+	m.reply, m.done = reply, nil
+	switch {
+	case p.closed.Load():
+		m.Err = EBADF
+	case p.runFast(m):
+	case p.sendExternal(m):
+		return // queued: replied delivers it
+	default:
+		m.Err = EBADF
+	}
+	reply <- m
+}
+
+// close stops the threads after the queued messages have been served: every sender that got
+// past the closed check has queued its message before the stop messages, which each thread
+// takes after everything queued ahead of them.
 func (p *Port) close() {
 	p.closeOnce.Do(func() {
 		p.closed.Store(true)
-		close(p.queue)
+		for p.senders.Load() != 0 {
+			runtime.Gosched()
+		}
+		for range p.threads {
+			m := &Msg{stop: true}
+			m.Msg.Init(p.reply, 0)
+			p.sys.SendMsgExternal(p.queue, m)
+		}
 	})
-	p.wg.Wait()
+	for _, t := range p.threads {
+		<-t.td.Done()
+	}
+}
+
+// PortStats is a snapshot of a port's counters.
+type PortStats struct {
+	Name     string
+	FastPath uint64 // VOPs completed in the sender's context
+	Queued   uint64 // VOPs handed to the filesystem threads
+	Threads  []ThreadStats
+}
+
+// ThreadStats are one filesystem thread's counters.
+type ThreadStats struct {
+	Name   string
+	CPU    int
+	Served uint64 // queued VOPs it ran
+}
+
+// Stats returns the port's counters.
+func (p *Port) Stats() PortStats {
+	s := PortStats{Name: p.name, FastPath: p.FastPath.Load(), Queued: p.Queued.Load()}
+	for _, t := range p.threads {
+		s.Threads = append(s.Threads, ThreadStats{Name: t.td.Name(), CPU: t.cpu, Served: t.served.Load()})
+	}
+	return s
+}
+
+// String formats the counters on one line per thread.
+func (s PortStats) String() string {
+	out := fmt.Sprintf("%s: %d sync, %d queued\n", s.Name, s.FastPath, s.Queued)
+	for _, t := range s.Threads {
+		out += fmt.Sprintf("  %s cpu%d served %d\n", t.Name, t.CPU, t.Served)
+	}
+	return out
 }

@@ -1,6 +1,10 @@
 package vfs
 
-import "fmt"
+import (
+	"fmt"
+
+	"damselfly/sched"
+)
 
 // Op names a VOP message.
 type Op uint8
@@ -47,7 +51,11 @@ func (o Op) String() string {
 // the results are valid once it is replied (DoMsg returned, or the message came back on the
 // reply channel of SendMsg). Names are single resolved components, never paths; Buf is the
 // object range the data moves through and belongs to the message until the reply.
+//
+// It embeds sched.Msg: a *Msg is a sched.Message, sent to the mount's sched port. The VOP's
+// own error is the Err field (the sched reply error is unused).
 type Msg struct {
+	sched.Msg
 	Op Op
 
 	// Arguments.
@@ -75,8 +83,10 @@ type Msg struct {
 	Link    string         // readlink
 	Err     error
 
-	reply chan<- *Msg   // SendMsg: where the finished message goes
-	done  chan struct{} // DoMsg of a queued message: closed by the reply
+	reply chan<- *Msg   // SendMsg from a goroutine: where the finished message goes
+	done  chan struct{} // DoMsg from a goroutine of a queued message: closed by the reply
+	tried bool          // the sender already tried the fast path: the put only queues
+	stop  bool          // not a VOP: ends the filesystem thread that receives it
 }
 
 // dispatch performs m on fs. It runs on a filesystem thread, or in the sender's context on the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"damselfly/sched"
 	"damselfly/vfs"
 	"damselfly/vfs/ext2"
 	"damselfly/vfs/memfs"
@@ -17,9 +18,10 @@ type Config struct {
 	Root string
 	// ReadOnly mounts the root read-only (cmdline "ro"; "rw" is the default).
 	ReadOnly bool
-	// Threads per mount (0: one per CPU) and the thread constructor (nil: goroutines).
+	// Threads per mount (0: one per CPU of Sched) and the LWKT system that runs them (nil:
+	// vfs.HostSched()).
 	Threads int
-	Spawn   func(name string, fn func())
+	Sched   *sched.System
 	// NamecacheMax bounds the namecache (0: default).
 	NamecacheMax int
 	// Now supplies timestamps (nil: time.Now).
@@ -32,7 +34,7 @@ type Opener func(name string) (ext2.Device, error)
 // Mount builds the namespace: an ext2 root on the named device, or a memfs. A device whose
 // disk fails validation is refused with the reason and nothing is written to it.
 func Mount(cfg Config, open Opener) (*vfs.VFS, error) {
-	opts := vfs.MountOptions{ReadOnly: cfg.ReadOnly, Threads: cfg.Threads, Spawn: cfg.Spawn}
+	opts := vfs.MountOptions{ReadOnly: cfg.ReadOnly, Threads: cfg.Threads, Sched: cfg.Sched}
 	vcfg := vfs.Config{NamecacheMax: cfg.NamecacheMax}
 	if cfg.Root == "" || cfg.Root == "memfs" {
 		return vfs.New(memfs.New(cfg.Now), opts, vcfg), nil
