@@ -12,6 +12,7 @@ import (
 	"damselfly/net/ether"
 	"damselfly/net/icmp"
 	"damselfly/net/ipv4"
+	"damselfly/net/link"
 	"damselfly/net/tcp"
 	"damselfly/net/udp"
 )
@@ -33,6 +34,9 @@ type proto struct {
 	// obuf is the output scratch frame: the link does not keep a frame
 	// after Send returns, and only this thread writes it.
 	obuf []byte
+	// off holds what the link finishes for us (checksums, TCP
+	// segmentation) and the counters of its use (offload.go).
+	off *offload
 }
 
 var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
@@ -75,7 +79,12 @@ func (p *proto) poll() (time.Time, bool) {
 }
 
 // inputFrame handles one received Ethernet frame.
-func (p *proto) inputFrame(b []byte) {
+func (p *proto) inputFrame(b []byte) { p.inputFrameRx(b, link.RSS{}) }
+
+// inputFrameRx handles one received Ethernet frame with what the device
+// said about it (rx.ChecksumValid: TCP and UDP checksums already
+// verified).
+func (p *proto) inputFrameRx(b []byte, rx link.RSS) {
 	p.ctr.framesIn++
 	p.ctr.bytesIn += uint64(len(b))
 	f, err := ether.Parse(b)
@@ -92,7 +101,7 @@ func (p *proto) inputFrame(b []byte) {
 		p.ctr.arpIn++
 		p.arp.Input(f.Payload(), p.s.cfg.Now())
 	case ether.TypeIPv4:
-		p.inputIP(f.Payload())
+		p.inputIP(f.Payload(), rx.ChecksumValid)
 	default:
 		p.ctr.drops[dropEtherType]++
 	}
@@ -106,7 +115,9 @@ func (p *proto) forUs(dst netip.Addr) bool {
 	return dst == ifc.addr || dst == limitedBroadcast || dst == ifc.bcast || ifc.addr.IsUnspecified()
 }
 
-func (p *proto) inputIP(b []byte) {
+// inputIP handles a received datagram; valid says the device verified
+// its TCP/UDP checksum.
+func (p *proto) inputIP(b []byte, valid bool) {
 	h, err := ipv4.Parse(b)
 	if err != nil {
 		if errors.Is(err, ipv4.ErrChecksum) {
@@ -128,12 +139,13 @@ func (p *proto) inputIP(b []byte) {
 			return
 		}
 		h = ipv4.Header(whole)
+		valid = false // a device checks no transport checksum across fragments
 	}
 	if owner, ok := p.ownerOf(h); ok && owner != p.id {
-		p.handOff(owner, h)
+		p.handOff(owner, h, valid)
 		return
 	}
-	p.deliverIP(h)
+	p.deliverIP(h, valid)
 }
 
 // ownerOf returns the thread that owns a TCP or UDP datagram's flow.
@@ -153,21 +165,28 @@ func (p *proto) ownerOf(h ipv4.Header) (int, bool) {
 
 // handOff passes a datagram to the thread that owns it: a cross-thread
 // hop, which the partition is designed to make rare.
-func (p *proto) handOff(owner int, h ipv4.Header) {
+func (p *proto) handOff(owner int, h ipv4.Header, valid bool) {
 	p.ctr.hopsOut++
 	q := p.s.threads[owner]
 	q.loop.Post(func() {
 		q.ctr.hopsIn++
-		q.deliverIP(h)
+		q.deliverIP(h, valid)
 	})
 }
 
-func (p *proto) deliverIP(h ipv4.Header) {
+// deliverIP hands a datagram this thread owns to its protocol; valid says
+// the device verified its TCP/UDP checksum.
+func (p *proto) deliverIP(h ipv4.Header, valid bool) {
 	switch h.Protocol() {
 	case ipv4.ProtoTCP:
-		p.tcp.Deliver(h.Src(), h.Dst(), h.Payload())
+		if valid {
+			p.countRxValidated()
+			p.tcp.DeliverValidated(h.Src(), h.Dst(), h.Payload())
+		} else {
+			p.tcp.Deliver(h.Src(), h.Dst(), h.Payload())
+		}
 	case ipv4.ProtoUDP:
-		p.inputUDP(h)
+		p.inputUDP(h, valid)
 	case ipv4.ProtoICMP:
 		p.inputICMP(h)
 	default:
@@ -328,8 +347,13 @@ func (p *proto) sendFrame(f []byte) {
 	}
 }
 
-func (p *proto) inputUDP(h ipv4.Header) {
-	d, err := udp.Parse(h.Payload(), h.Src(), h.Dst())
+func (p *proto) inputUDP(h ipv4.Header, valid bool) {
+	parse := udp.Parse
+	if valid {
+		p.countRxValidated()
+		parse = udp.ParseValidated
+	}
+	d, err := parse(h.Payload(), h.Src(), h.Dst())
 	if err != nil {
 		if errors.Is(err, udp.ErrChecksum) {
 			p.ctr.drops[dropUDPChecksum]++

@@ -62,6 +62,22 @@ func Build(src, dst netip.AddrPort, payload []byte) []byte {
 // its length field and, unless it is zero (no checksum, RFC 768), its
 // checksum. The view is trimmed to the length field.
 func Parse(b []byte, src, dst netip.Addr) (Header, error) {
+	h, err := parseLength(b)
+	if err != nil {
+		return nil, err
+	}
+	if h.Checksum() != 0 && checksum.Fold(checksum.Add(checksum.PseudoHeader(src, dst, protoUDP, len(h)), h)) != 0 {
+		return nil, ErrChecksum
+	}
+	return h, nil
+}
+
+// ParseValidated is Parse for a datagram whose checksum the device has
+// verified (link.RSS.ChecksumValid): the length is checked, the checksum
+// is not summed again.
+func ParseValidated(b []byte, src, dst netip.Addr) (Header, error) { return parseLength(b) }
+
+func parseLength(b []byte) (Header, error) {
 	if len(b) < HeaderLen {
 		return nil, fmt.Errorf("udp: %d bytes: %w", len(b), ErrShort)
 	}
@@ -70,9 +86,5 @@ func Parse(b []byte, src, dst netip.Addr) (Header, error) {
 	if n < HeaderLen || n > len(b) {
 		return nil, fmt.Errorf("udp: length %d, have %d: %w", n, len(b), ErrLength)
 	}
-	h = h[:n]
-	if h.Checksum() != 0 && checksum.Fold(checksum.Add(checksum.PseudoHeader(src, dst, protoUDP, n), h)) != 0 {
-		return nil, ErrChecksum
-	}
-	return h, nil
+	return h[:n], nil
 }
