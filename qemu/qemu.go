@@ -13,6 +13,7 @@ package qemu
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -53,7 +54,8 @@ const (
 type Config struct {
 	Binary  string // default qemu-system-x86_64
 	Machine string // default microvm; "q35" and "pc" work too
-	Kernel  string // PVH ELF image
+	Kernel  string // PVH ELF image, or a Linux bzImage (with Initrd)
+	Initrd  string // initial ramdisk for a Linux kernel; "" for Damselfly
 	Append  string // kernel command line
 	SMP     int    // vCPUs, default 1
 	Memory  string // "256M", "2G"; default 512M
@@ -61,6 +63,7 @@ type Config struct {
 	Net     NetMode
 	HostFwd []string // NetUser: "tcp:127.0.0.1:8080-:80"
 	Tap     string   // NetTap: interface name
+	MAC     string   // the virtio-net device's MAC address; "" lets QEMU choose
 	Accel   Accel
 	// QMP, if set, is a unix socket path for QEMU's machine protocol, used
 	// by PowerButton.
@@ -167,6 +170,12 @@ func (c *Config) Args(accel Accel) ([]string, error) {
 		"-device", fmt.Sprintf("isa-debug-exit,iobase=%#x,iosize=0x04", DebugExitPort),
 		"-kernel", c.Kernel,
 	}
+	if c.Initrd != "" {
+		if strings.Contains(c.Initrd, ",") {
+			return nil, fmt.Errorf("qemu: initrd path %q contains a comma", c.Initrd)
+		}
+		a = append(a, "-initrd", c.Initrd)
+	}
 	if c.Append != "" {
 		a = append(a, "-append", c.Append)
 	}
@@ -197,6 +206,13 @@ func (c *Config) Args(accel Accel) ([]string, error) {
 		a = append(a, "-drive", fmt.Sprintf("id=disk%d,file=%s,format=raw,if=none", i, d),
 			"-device", fmt.Sprintf("virtio-blk-%s,drive=disk%d", virtioSuffix, i))
 	}
+	netDevice := "virtio-net-" + virtioSuffix + ",netdev=net0"
+	if c.MAC != "" {
+		if _, err := net.ParseMAC(c.MAC); err != nil || strings.ContainsAny(c.MAC, ", ") {
+			return nil, fmt.Errorf("qemu: bad MAC address %q", c.MAC)
+		}
+		netDevice += ",mac=" + c.MAC
+	}
 	switch c.Net {
 	case NetNone:
 		if len(c.HostFwd) > 0 || c.Tap != "" {
@@ -210,13 +226,13 @@ func (c *Config) Args(accel Accel) ([]string, error) {
 			}
 			nd += ",hostfwd=" + f
 		}
-		a = append(a, "-netdev", nd, "-device", "virtio-net-"+virtioSuffix+",netdev=net0")
+		a = append(a, "-netdev", nd, "-device", netDevice)
 	case NetTap:
 		if c.Tap == "" || strings.ContainsAny(c.Tap, ", ") {
 			return nil, fmt.Errorf("qemu: bad tap interface %q", c.Tap)
 		}
 		a = append(a, "-netdev", "tap,id=net0,ifname="+c.Tap+",script=no,downscript=no",
-			"-device", "virtio-net-"+virtioSuffix+",netdev=net0")
+			"-device", netDevice)
 	}
 	if c.QMP != "" {
 		a = append(a, "-qmp", "unix:"+c.QMP+",server=on,wait=off")

@@ -44,6 +44,15 @@ func TestArgs(t *testing.T) {
 	if strings.Contains(got, "-no-reboot") {
 		t.Error("-no-reboot with Reboot set")
 	}
+	c = Config{Kernel: "vmlinuz", Initrd: "initrd.img", Net: NetTap, Tap: "tap0", MAC: "52:54:00:12:34:56"}
+	a, _ = c.Args(AccelTCG)
+	got = strings.Join(a, " ")
+	for _, s := range []string{"-kernel vmlinuz -initrd initrd.img",
+		"-device virtio-net-device,netdev=net0,mac=52:54:00:12:34:56"} {
+		if !strings.Contains(got, s) {
+			t.Errorf("args lack %q:\n%s", s, got)
+		}
+	}
 	for _, bad := range []Config{
 		{},
 		{Kernel: "k", Memory: "lots"},
@@ -52,6 +61,9 @@ func TestArgs(t *testing.T) {
 		{Kernel: "k", Net: NetTap},
 		{Kernel: "k", HostFwd: []string{"tcp::1-:2"}},
 		{Kernel: "k", Net: NetUser, HostFwd: []string{"tcp::1-:2,x"}},
+		{Kernel: "k", Initrd: "a,b"},
+		{Kernel: "k", Net: NetUser, MAC: "52:54:00:12:34"},
+		{Kernel: "k", Net: NetUser, MAC: "52:54:00:12:34:56,x=y"},
 	} {
 		if _, err := bad.Args(AccelTCG); err == nil {
 			t.Errorf("%+v accepted", bad)
