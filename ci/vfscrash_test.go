@@ -1,0 +1,120 @@
+package ci
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"damselfly/qemu"
+	"damselfly/vfs/selftest"
+)
+
+// TestVFSCrash powers the guest off (SIGKILL to QEMU) at random moments of
+// selftest=vfscrash, a write workload on an ext2 root that syncs after every
+// batch and prints what each synced path holds. After each cut, e2fsck -fy
+// must repair the image (exit 0-2), e2fsck -fn must then find it clean, and
+// every path the console reported before the cut must read back (debugfs
+// rdump) with the reported size and sha256, or be absent if reported gone;
+// only the paths of the batch in flight may differ. The cut delays come
+// from a seeded RNG: DAMSELFLY_CRASH_SEED=<n> repeats a run's delays (the
+// guest's own workload seed is on its start line, logged too).
+func TestVFSCrash(t *testing.T) {
+	for _, tool := range []string{"mke2fs", "e2fsck", "debugfs"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (e2fsprogs; make deps installs it)", tool)
+		}
+	}
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("DAMSELFLY_CRASH_SEED"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("DAMSELFLY_CRASH_SEED=%q: %v", s, err)
+		}
+		seed = n
+	}
+	t.Logf("cut delays from seed %d (DAMSELFLY_CRASH_SEED=%d repeats them)", seed, seed)
+	r := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	const cuts = 5
+	for i := 0; i < cuts; i++ {
+		bs := []string{"1024", "4096"}[i%2]
+		// 0.3 s to 8 s after the workload starts: from the first batches to a
+		// few hundred of them (about a dozen per second under TCG).
+		delay := 300*time.Millisecond + time.Duration(r.Int64N(int64(7700*time.Millisecond)))
+		t.Run(fmt.Sprintf("cut%d-bs%s", i, bs), func(t *testing.T) {
+			crashOnce(t, bs, delay)
+		})
+	}
+}
+
+func crashOnce(t *testing.T, bs string, delay time.Duration) {
+	img := filepath.Join(t.TempDir(), "root.img")
+	if out, err := exec.Command("mke2fs", "-q", "-F", "-t", "ext2", "-b", bs, img, "64M").CombinedOutput(); err != nil {
+		t.Fatalf("mke2fs: %v\n%s", err, out)
+	}
+	cfg := qemu.Config{Kernel: kernel(t), SMP: 2, Memory: "256M", Disks: []string{img}, Append: "root=/dev/vda rw selftest=vfscrash"}
+	vm := startUntil(t, cfg, selftest.CrashPrefix+"start", 90*time.Second, 5*time.Minute)
+	<-time.After(delay) // the random moment of the cut is the test's input
+	if err := vm.Kill(); err != nil {
+		t.Fatalf("kill qemu: %v", err)
+	}
+	vm.Wait() // an error is expected: QEMU died of SIGKILL
+	console := vm.Console()
+	if strings.Contains(console, "selftest vfscrash: FAIL") {
+		t.Fatalf("workload failed before the cut:\n%s", crashTail(console, 20))
+	}
+	m := selftest.NewCrashModel()
+	if err := m.Feed(strings.NewReader(console)); err != nil {
+		t.Fatalf("console: %v", err)
+	}
+	t.Logf("cut %v after start (guest seed %d): batch %d synced, %d paths reported, %d in flight", delay, m.Seed, m.Synced, len(m.Files), len(m.InFlight))
+
+	out, err := exec.Command("e2fsck", "-fy", img).CombinedOutput()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("e2fsck -fy: %v", err)
+	}
+	t.Logf("e2fsck -fy exit %d", code)
+	if code >= 4 {
+		t.Fatalf("e2fsck -fy exit %d (uncorrected errors):\n%s", code, out)
+	}
+	if out, err := exec.Command("e2fsck", "-fn", img).CombinedOutput(); err != nil {
+		t.Fatalf("e2fsck -fn after repair: %v\n%s", err, out)
+	}
+	if len(m.Files) == 0 {
+		return // cut before the first batch was reported: nothing to read back
+	}
+	dump := filepath.Join(t.TempDir(), "dump")
+	if err := os.MkdirAll(dump, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("debugfs", "-R", "rdump "+m.Dir+" "+dump, img).CombinedOutput(); err != nil {
+		t.Fatalf("debugfs rdump %s: %v\n%s", m.Dir, err, out)
+	}
+	base := filepath.Join(dump, filepath.Base(m.Dir))
+	read := func(p string) ([]byte, error) {
+		rel, ok := strings.CutPrefix(p, m.Dir+"/")
+		if !ok {
+			return nil, fmt.Errorf("%s outside %s", p, m.Dir)
+		}
+		return os.ReadFile(filepath.Join(base, filepath.FromSlash(rel)))
+	}
+	if diffs := m.Check(read); len(diffs) > 0 {
+		t.Fatalf("%d paths differ from what was synced before the cut:\n%s", len(diffs), strings.Join(diffs, "\n"))
+	}
+}
+
+// crashTail returns the last n lines of s.
+func crashTail(s string, n int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(l[max(0, len(l)-n):], "\n")
+}
