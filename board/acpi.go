@@ -1,12 +1,15 @@
 // ACPI tables, as much as the board needs: the CPU list from the MADT
 // (which vCPUs exist, by local APIC id, so SMP does not depend on the CPUID
-// topology a VMM chooses to show) and, from the FADT, the power-off and
-// reset registers of hardware-reduced ACPI machines such as QEMU microvm.
+// topology a VMM chooses to show); from the FADT, the power-off and reset
+// registers of hardware-reduced ACPI machines such as QEMU microvm and the
+// PM1 event and control blocks of full ACPI machines such as QEMU q35; and
+// from the MCFG, where PCI Express configuration space (ECAM) is mapped.
 //
 // Layouts from the ACPI 6.5 specification: RSDP 5.2.5.3, table header
 // 5.2.6, RSDT 5.2.7, XSDT 5.2.8, FADT 5.2.9, MADT 5.2.12, generic address
-// structure 5.2.3.2. Every table is checksummed and bounds-checked; a bad
-// table is refused with the reason, never trusted in part.
+// structure 5.2.3.2; MCFG from the PCI Firmware Specification 3.2, 4.1.2.
+// Every table is checksummed and bounds-checked; a bad table is refused
+// with the reason, never trusted in part.
 
 package board
 
@@ -25,6 +28,7 @@ const (
 	maxRootEntries  = 64
 	madtSignature   = "APIC"
 	fadtSignature   = "FACP"
+	mcfgSignature   = "MCFG"
 	madtLocalAPIC   = 0
 	madtIOAPIC      = 1
 	madtX2APIC      = 9
@@ -37,6 +41,29 @@ const (
 	fadtSleepCtlOff = 244
 	fadtSleepStsOff = 256
 	gasLen          = 12
+
+	// FADT fields of full (not hardware-reduced) ACPI (5.2.9, table 5.9).
+	fadtSCIIntOff     = 46
+	fadtSMICmdOff     = 48
+	fadtACPIEnableOff = 52
+	fadtPM1aEvtOff    = 56
+	fadtPM1aCntOff    = 64
+	fadtPM1EvtLenOff  = 88
+	fadtXPM1aEvtOff   = 148
+	fadtXPM1aCntOff   = 172
+	mcfgEntriesOff    = sdtHeaderLen + 8
+	mcfgEntryLen      = 16
+	maxMCFGEntries    = 16
+	pm1CntSlpTypShift = 10      // PM1 control: SLP_TYPx (4.8.3.2.1, table 4.13)
+	pm1CntSlpEn       = 1 << 13 // SLP_EN
+	pm1PwrBtn         = 1 << 8  // PM1 status/enable: PWRBTN_STS / PWRBTN_EN (4.8.3.1)
+)
+
+// PM1 register bits the board uses.
+const (
+	PM1CntSlpTypShift = pm1CntSlpTypShift
+	PM1CntSlpEn       = pm1CntSlpEn
+	PM1PwrBtn         = pm1PwrBtn
 )
 
 // GAS is an ACPI generic address structure.
@@ -83,6 +110,32 @@ type ACPIInfo struct {
 	ResetReg   GAS
 	ResetValue uint8
 	HaveFADT   bool
+
+	// Full ACPI (HWReduced false): the PM1a blocks, system I/O or memory
+	// (the X_ fields when set, else the 32-bit port fields), the length of
+	// the event block (status half, then enable half), the SCI's GSI, and
+	// how to switch from legacy to ACPI mode (write ACPIEnable to SMICmd;
+	// both 0 when the machine is always in ACPI mode).
+	PM1aEvt    GAS
+	PM1aCnt    GAS
+	PM1EvtLen  uint8
+	SCIInt     uint16
+	SMICmd     uint32
+	ACPIEnable uint8
+
+	// ECAM lists the PCI Express configuration space windows (MCFG).
+	ECAM []ECAMRegion
+}
+
+// ECAMRegion is one MCFG allocation: configuration space of buses
+// StartBus..EndBus of a PCI segment, 4 KiB per function at
+// Base + bus<<20 | device<<15 | function<<12 (PCI Express Base 4.0, 7.2.2;
+// Base is where bus 0 would be, even when StartBus is not 0).
+type ECAMRegion struct {
+	Base     uint64
+	Segment  uint16
+	StartBus uint8
+	EndBus   uint8
 }
 
 func checksum(b []byte) byte {
@@ -174,6 +227,10 @@ func ReadACPI(mem PhysMem, rsdp uint64) (ACPIInfo, error) {
 			haveMADT = true
 		case fadtSignature:
 			info.parseFADT(t)
+		case mcfgSignature:
+			if err := info.parseMCFG(t); err != nil {
+				return info, err
+			}
 		}
 	}
 	if !haveMADT {
@@ -242,6 +299,100 @@ func (info *ACPIInfo) parseFADT(t []byte) {
 		info.SleepCtl = parseGAS(t[fadtSleepCtlOff:])
 		info.SleepSts = parseGAS(t[fadtSleepStsOff:])
 	}
+	if info.HWReduced || len(t) < fadtPM1EvtLenOff+1 {
+		return // the PM1 fields are ignored on hardware-reduced machines (5.2.9)
+	}
+	info.SCIInt = le.Uint16(t[fadtSCIIntOff:])
+	info.SMICmd = le.Uint32(t[fadtSMICmdOff:])
+	info.ACPIEnable = t[fadtACPIEnableOff]
+	info.PM1EvtLen = t[fadtPM1EvtLenOff]
+	// The 32-bit port fields; the X_ ones replace them when non-zero.
+	if a := le.Uint32(t[fadtPM1aEvtOff:]); a != 0 {
+		info.PM1aEvt = GAS{Space: GASIO, Width: 16, Address: uint64(a)}
+	}
+	if a := le.Uint32(t[fadtPM1aCntOff:]); a != 0 {
+		info.PM1aCnt = GAS{Space: GASIO, Width: 16, Address: uint64(a)}
+	}
+	if len(t) >= fadtXPM1aEvtOff+gasLen {
+		if g := parseGAS(t[fadtXPM1aEvtOff:]); g.Address != 0 {
+			info.PM1aEvt = g
+		}
+	}
+	if len(t) >= fadtXPM1aCntOff+gasLen {
+		if g := parseGAS(t[fadtXPM1aCntOff:]); g.Address != 0 {
+			info.PM1aCnt = g
+		}
+	}
+}
+
+// parseMCFG reads the ECAM allocations. An entry whose bus range is
+// inverted is refused: its windows would be computed from garbage.
+func (info *ACPIInfo) parseMCFG(t []byte) error {
+	if len(t) < mcfgEntriesOff {
+		return fmt.Errorf("acpi: MCFG too short (%d bytes)", len(t))
+	}
+	ents := t[mcfgEntriesOff:]
+	if len(ents)%mcfgEntryLen != 0 || len(ents)/mcfgEntryLen > maxMCFGEntries {
+		return fmt.Errorf("acpi: MCFG: %d bytes of entries", len(ents))
+	}
+	le := binary.LittleEndian
+	for i := 0; i < len(ents); i += mcfgEntryLen {
+		e := ents[i:]
+		r := ECAMRegion{Base: le.Uint64(e), Segment: le.Uint16(e[8:]), StartBus: e[10], EndBus: e[11]}
+		if r.EndBus < r.StartBus || r.Base&(1<<20-1) != 0 {
+			return fmt.Errorf("acpi: MCFG: entry %d: base %#x buses %d-%d", i/mcfgEntryLen, r.Base, r.StartBus, r.EndBus)
+		}
+		info.ECAM = append(info.ECAM, r)
+	}
+	return nil
+}
+
+// Where a legacy BIOS leaves the RSDP (5.2.5.1): in the first KiB of the
+// extended BIOS data area, whose real-mode segment is the 16-bit word at
+// 0x40e, or in the read-only BIOS area 0xe0000-0xfffff; on a 16-byte
+// boundary either way.
+const (
+	EBDAPointer   = 0x40e
+	EBDASearchLen = 1024
+	BIOSAreaStart = 0xe0000
+	BIOSAreaEnd   = 0x100000
+)
+
+// FindRSDP searches the legacy BIOS areas for the RSDP, for loaders that
+// leave start_info's rsdp_paddr zero. It returns the address of the first
+// candidate whose signature and ACPI 1.0 checksum are right (ReadACPI then
+// checks the rest).
+func FindRSDP(mem PhysMem) (uint64, error) {
+	var seg [2]byte
+	if err := mem.ReadPhys(EBDAPointer, seg[:]); err == nil {
+		if ebda := uint64(binary.LittleEndian.Uint16(seg[:])) << 4; ebda >= 0x400 && ebda < BIOSAreaStart {
+			b := make([]byte, EBDASearchLen)
+			if mem.ReadPhys(ebda, b) == nil {
+				if off, ok := ScanRSDP(b); ok {
+					return ebda + uint64(off), nil
+				}
+			}
+		}
+	}
+	b := make([]byte, BIOSAreaEnd-BIOSAreaStart)
+	if err := mem.ReadPhys(BIOSAreaStart, b); err != nil {
+		return 0, fmt.Errorf("acpi: BIOS area: %w", err)
+	}
+	if off, ok := ScanRSDP(b); ok {
+		return BIOSAreaStart + uint64(off), nil
+	}
+	return 0, errors.New("acpi: no RSDP in the BIOS areas")
+}
+
+// ScanRSDP returns the offset of the first 16-byte-aligned RSDP in b whose
+// ACPI 1.0 part checksums to zero.
+func ScanRSDP(b []byte) (int, bool) {
+	for off := 0; off+rsdpV1Len <= len(b); off += 16 {
+		if string(b[off:off+8]) == rsdpSignature && checksum(b[off:off+rsdpV1Len]) == 0 {
+			return off, true
+		}
+	}
+	return 0, false
 }
 
 // EnabledCPUs counts CPUs usable now.

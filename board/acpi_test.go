@@ -138,6 +138,7 @@ func TestReadACPIErrors(t *testing.T) {
 func FuzzReadACPI(f *testing.F) {
 	f.Add([]byte(acpiMem(true, table("APIC", madtBody(2, false)), table("FACP", fadtBody(true)))))
 	f.Add([]byte(acpiMem(false, table("APIC", madtBody(8, true)), table("FACP", fadtBody(false)))))
+	f.Add([]byte(acpiTables("BOCHS ", table("APIC", madtBody(2, false)), q35FADT(true), mcfg(ECAMRegion{Base: 0xb0000000, EndBus: 255}))))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		info, err := ReadACPI(fakeMem(b), 0x100)
 		if err == nil && len(info.CPUs) == 0 {
@@ -154,7 +155,7 @@ func TestDetectPlatform(t *testing.T) {
 	}{
 		{true, "BOCHS ", "qemu-microvm"}, {false, "", "firecracker"}, {true, "CLOUDH", "cloud-hypervisor"}, {true, "FIRECK", "firecracker"},
 	} {
-		if p := DetectPlatform(tt.acpi, tt.oem); p.Name != tt.want {
+		if p := DetectPlatform(&ACPIInfo{HaveFADT: tt.acpi, OEMID: tt.oem, HWReduced: true}); p.Name != tt.want {
 			t.Errorf("%v %q: %s, want %s", tt.acpi, tt.oem, p.Name, tt.want)
 		}
 	}

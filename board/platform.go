@@ -19,10 +19,11 @@ const (
 	PowerACPISleep                      // hardware-reduced ACPI sleep control register (S5)
 	PowerI8042Reset                     // keyboard controller pulse (Firecracker ends the VM on it)
 	PowerTripleFault                    // last resort: an empty IDT and a fault
+	PowerACPIPM1                        // full ACPI: SLP_TYP(S5) | SLP_EN into the PM1a control block
 )
 
 func (p PowerMethod) String() string {
-	return [...]string{"isa-debug-exit", "acpi-sleep", "i8042-reset", "triple-fault"}[p]
+	return [...]string{"isa-debug-exit", "acpi-sleep", "i8042-reset", "triple-fault", "acpi-pm1"}[p]
 }
 
 // Platform describes one VMM's machine.
@@ -42,8 +43,12 @@ type Platform struct {
 	// GEDBase is the MMIO base of QEMU's ACPI generic event device, whose
 	// event selector register reports the power button (0: none).
 	GEDBase uint64
-	// ACPIS5Type is SLP_TYP for S5 in the sleep control register (from
-	// the DSDT's \_S5 object; QEMU's GED uses 5).
+	// PM1PowerButton says the power button is ACPI's fixed-feature button:
+	// PWRBTN_STS in the FADT's PM1a event block (QEMU q35 and pc).
+	PM1PowerButton bool
+	// ACPIS5Type is SLP_TYP for S5 in the sleep control register or the
+	// PM1 control block (from the DSDT's \_S5 object; QEMU's GED uses 5,
+	// its q35 and pc DSDTs 0).
 	ACPIS5Type uint8
 	// Power lists power-off methods in the order to try them.
 	Power []PowerMethod
@@ -65,6 +70,15 @@ var (
 		GEDBase: MicrovmGEDBase, ACPIS5Type: 5,
 		Power: []PowerMethod{PowerDebugExit, PowerACPISleep, PowerTripleFault},
 	}
+	// QEMU q35 and pc (i440fx) booted through SeaBIOS and QEMU's PVH option
+	// ROM: full ACPI with an ICH9 or PIIX4 power management block, the
+	// isa-debug-exit device when the command line adds it, a PIT and an
+	// RTC, PCI devices (hw/i386/acpi-build.c writes \_S5 as 0).
+	QEMUPC = Platform{
+		Name: "qemu-pc", COM1: 0x3f8, DebugExit: 0xf4, PIT: true, RTC: true,
+		PM1PowerButton: true, ACPIS5Type: 0,
+		Power: []PowerMethod{PowerDebugExit, PowerACPIPM1, PowerTripleFault},
+	}
 	// Firecracker: no ACPI on older releases, no isa-debug-exit; an i8042
 	// reset request is how a guest ends the VM. Its PIT is KVM's in-kernel
 	// one, but KVM always offers kvmclock, which is tried first.
@@ -82,16 +96,20 @@ var (
 )
 
 // DetectPlatform picks the table entry from what the machine says about
-// itself: the ACPI OEM id (QEMU writes "BOCHS ", Cloud Hypervisor "CLOUDH")
-// and whether there is ACPI at all (Firecracker before 1.8 has none).
-func DetectPlatform(haveACPI bool, oemID string) Platform {
+// itself: the ACPI OEM id (QEMU writes "BOCHS ", Cloud Hypervisor "CLOUDH"),
+// whether there is ACPI at all (Firecracker before 1.8 has none) and, for
+// QEMU, whether its ACPI is hardware-reduced (microvm) or full with a PM1
+// control block (q35, pc).
+func DetectPlatform(info *ACPIInfo) Platform {
 	switch {
-	case !haveACPI:
+	case !info.HaveFADT:
 		return Firecracker
-	case oemID == "CLOUDH":
+	case info.OEMID == "CLOUDH":
 		return CloudHypervisor
-	case oemID == "FIRECK":
+	case info.OEMID == "FIRECK":
 		return Firecracker
+	case !info.HWReduced && info.PM1aCnt.Address != 0:
+		return QEMUPC
 	}
 	return QEMUMicrovm
 }

@@ -22,6 +22,11 @@ func wrmsr(msr uint32, v uint64)
 func haltForever()
 func tripleFault()
 
+// defined in pio_amd64.s
+func inw(port uint16) uint16
+func outw(port uint16, v uint16)
+func outl(port uint16, v uint32)
+
 // defined in cpuinit_amd64.s
 func entryTSC() uint64
 
@@ -51,4 +56,9 @@ func mmioRead32(addr uint64) uint32 {
 
 func mmioWrite8(addr uint64, v uint8) {
 	*(*uint8)(unsafe.Pointer(uintptr(addr))) = v
+}
+
+//go:noinline
+func mmioWrite16(addr uint64, v uint16) {
+	*(*uint16)(unsafe.Pointer(uintptr(addr))) = v
 }

@@ -78,12 +78,21 @@ func Init() {
 		M.Errors = append(M.Errors, err)
 	}
 	M.Boot = bi
-	if bi.StartInfo.RsdpPaddr != 0 {
-		if M.ACPI, err = board.ReadACPI(physMem{}, bi.StartInfo.RsdpPaddr); err != nil {
+	rsdp := bi.StartInfo.RsdpPaddr
+	if rsdp == 0 && err == nil {
+		// A loader may leave rsdp_paddr zero on a machine with a BIOS:
+		// look where ACPI 6.5, 5.2.5.1 says a legacy BIOS puts it.
+		if a, ferr := board.FindRSDP(physMem{}); ferr == nil {
+			rsdp = a
+			M.Notes = append(M.Notes, fmt.Sprintf("acpi: RSDP found at %#x by scanning the BIOS areas", a))
+		}
+	}
+	if rsdp != 0 {
+		if M.ACPI, err = board.ReadACPI(physMem{}, rsdp); err != nil {
 			M.Errors = append(M.Errors, err)
 		}
 	}
-	M.Platform = board.DetectPlatform(M.ACPI.HaveFADT, M.ACPI.OEMID)
+	M.Platform = board.DetectPlatform(&M.ACPI)
 	M.initMemory()
 
 	hz, src, err := tscFrequency(M.Hypervisor, M.Platform)

@@ -42,6 +42,16 @@ func PowerOff(success bool) {
 					mmioWrite8(r.Address, v)
 				}
 			}
+		case board.PowerACPIPM1:
+			r := M.ACPI.PM1aCnt
+			if r.Address != 0 {
+				v := uint16(M.Platform.ACPIS5Type)<<board.PM1CntSlpTypShift | board.PM1CntSlpEn
+				if r.Space == board.GASIO {
+					outw(uint16(r.Address), v)
+				} else {
+					mmioWrite16(r.Address, v)
+				}
+			}
 		case board.PowerI8042Reset:
 			outb(i8042Command, i8042Reset)
 		case board.PowerTripleFault:
@@ -71,9 +81,14 @@ func Reboot() {
 
 // OnPowerButton calls fn (once) when the VM's power button is pressed. On
 // QEMU microvm the button is the ACPI generic event device, whose event
-// selector register reads (and clears) the pending events; its interrupt is
-// not wired, so a goroutine polls it.
+// selector register reads (and clears) the pending events; on q35 and pc it
+// is ACPI's fixed power button (PWRBTN_STS in the PM1a status register,
+// set only while PWRBTN_EN is set in the enable register that follows it;
+// ACPI 6.5, 4.8.3.1). Neither interrupt is wired, so a goroutine polls.
 func OnPowerButton(fn func()) bool {
+	if M.Platform.PM1PowerButton {
+		return onPM1PowerButton(fn)
+	}
 	base := M.Platform.GEDBase
 	if base == 0 {
 		return false
@@ -81,6 +96,30 @@ func OnPowerButton(fn func()) bool {
 	go func() {
 		for {
 			if mmioRead32(base+board.GEDEventSelector)&board.GEDEventPowerDown != 0 {
+				fn()
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	return true
+}
+
+// onPM1PowerButton polls the fixed power button in the PM1a event block
+// (system I/O only: QEMU's ICH9 and PIIX4 blocks are ports).
+func onPM1PowerButton(fn func()) bool {
+	evt := M.ACPI.PM1aEvt
+	if evt.Address == 0 || evt.Space != board.GASIO || M.ACPI.PM1EvtLen < 4 {
+		return false
+	}
+	sts := uint16(evt.Address)
+	en := sts + uint16(M.ACPI.PM1EvtLen/2)
+	outw(sts, board.PM1PwrBtn) // write 1 to clear a stale press
+	outw(en, inw(en)|board.PM1PwrBtn)
+	go func() {
+		for {
+			if inw(sts)&board.PM1PwrBtn != 0 {
+				outw(sts, board.PM1PwrBtn)
 				fn()
 				return
 			}
