@@ -160,6 +160,11 @@ func (w window) Write32(off uint32, v uint32) {
 	}
 }
 
+// NewWindow bounds a register window to its first n bytes: accesses
+// beyond read as all ones and are dropped (a BAR smaller than the
+// structures a capability claims in it must not reach the next device).
+func NewWindow(r Regs, n uint32) Regs { return window{r: r, n: n} }
+
 // PCIConfigWriter is implemented by PCI functions whose configuration space
 // can be written (needed to enable MSI-X).
 type PCIConfigWriter interface {
@@ -195,19 +200,31 @@ type PCI struct {
 	msixVecs int // vectors in use after EnableMSIX; 0: INTx
 }
 
+// PCIDeviceType returns the virtio device type (DeviceNet, DeviceBlock...)
+// of a PCI function from its IDs (§4.1.2.1): 0x1040 + type for modern
+// devices; for transitional ones (0x1000-0x103f) the subsystem ID holds
+// the type. A transitional function still needs the modern capabilities,
+// which NewPCI checks.
+func PCIDeviceType(vendor, device, subsystem uint16) (uint32, bool) {
+	switch {
+	case vendor != VirtioPCIVendor:
+		return 0, false
+	case device >= VirtioPCIModernBase && device <= VirtioPCIModernBase+0x3f:
+		return uint32(device - VirtioPCIModernBase), true
+	case device >= VirtioPCITransitionA && device <= VirtioPCITransitionB:
+		return uint32(subsystem), subsystem != 0
+	}
+	return 0, false
+}
+
 // NewPCI identifies a virtio PCI function and maps its structures.
 func NewPCI(dev PCIDevice) (*PCI, error) {
 	if v := dev.ConfigRead16(PCIVendorID); v != VirtioPCIVendor {
 		return nil, fmt.Errorf("virtio-pci: vendor %#x is not virtio", v)
 	}
 	did := dev.ConfigRead16(PCIDeviceID)
-	var id uint32
-	switch {
-	case did >= VirtioPCIModernBase && did <= VirtioPCIModernBase+0x3f:
-		id = uint32(did - VirtioPCIModernBase)
-	case did >= VirtioPCITransitionA && did <= VirtioPCITransitionB:
-		id = uint32(dev.ConfigRead16(PCISubsystemID))
-	default:
+	id, ok := PCIDeviceType(VirtioPCIVendor, did, dev.ConfigRead16(PCISubsystemID))
+	if !ok {
 		return nil, fmt.Errorf("virtio-pci: device id %#x out of range", did)
 	}
 	caps, err := ParsePCICaps(dev)
