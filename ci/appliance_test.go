@@ -189,6 +189,10 @@ func TestBootAppliance(t *testing.T) {
 				CPU                  int
 			} `json:"tcp_connections"`
 			Disks map[string]map[string]uint64 `json:"disks"`
+			IRQs  []struct {
+				Name  string `json:"name"`
+				Count uint64 `json:"count"`
+			} `json:"irqs"`
 		} `json:"kernel"`
 	}
 	if err := json.Unmarshal(body, &st); err != nil {
@@ -199,6 +203,16 @@ func TestBootAppliance(t *testing.T) {
 	}
 	if st.Kernel.Disks["vda"]["requests"] == 0 {
 		t.Errorf("status.json shows no disk requests for vda: %v", st.Kernel.Disks)
+	}
+	// Both devices run interrupt-driven: their I/O APIC lines are routed
+	// and their handlers have run (the drivers poll only when routing
+	// failed, which the kernel logs as a warning).
+	irqs := map[string]uint64{}
+	for _, q := range st.Kernel.IRQs {
+		irqs[q.Name] = q.Count
+	}
+	if irqs["vda"] == 0 || irqs["vtnet0"] == 0 || st.Kernel.Disks["vda"]["interrupts"] == 0 {
+		t.Errorf("status.json: device interrupts not delivered: irqs %v, vda %v", irqs, st.Kernel.Disks["vda"])
 	}
 	perCPU := map[int]int{}
 	for _, c := range st.Kernel.Conns {

@@ -13,6 +13,7 @@ import (
 
 	"damselfly/board"
 	"damselfly/board/microvm"
+	"damselfly/kernel"
 	"damselfly/net/stack"
 	"damselfly/sched"
 	"damselfly/virtio"
@@ -20,9 +21,8 @@ import (
 )
 
 // netPollInterval is how often the virtio-net receive queues are polled
-// while idle: the device's interrupt is not routed yet, so the driver runs
-// in polling mode (a kick from the driver's Schedule hook starts a round at
-// once).
+// while idle when the device's interrupt could not be routed (a kick from
+// the driver's Schedule hook starts a round at once either way).
 const netPollInterval = 200 * time.Microsecond
 
 // StartNetwork brings up the first virtio-net device and the stack on it:
@@ -54,11 +54,28 @@ func StartNetwork(cfg board.Config, sys *sched.System, ncpu int) (*stack.Stack, 
 		if err != nil {
 			return nil, nil, fmt.Errorf("virtio-net at %#x: %w", s.Addr, err)
 		}
+		// With the interrupt routed, the NAPI state machine (vnet/napi.go)
+		// schedules each queue's poller from the interrupt, and a slow
+		// rescue poll remains (irq.go); without it the pollers run on a
+		// fast timer.
+		interval := rescuePollInterval
+		if _, err := wireMMIOIRQ("vtnet0", s.Addr, d.Interrupt); err != nil {
+			kernel.Klog.Warnf("%v: polling the device instead", err)
+			interval = netPollInterval
+		}
 		for q := 0; q < d.NumQueues(); q++ {
-			go pollQueue(d, q, kicks[q%len(kicks)])
+			go pollQueue(d, q, kicks[q%len(kicks)], interval)
 		}
 		dev = d
 		break
+	}
+	if dev == nil {
+		// Then the virtio-net-pci functions (pci.go).
+		d, err := startPCINet(ncpu)
+		if err != nil {
+			return nil, nil, err
+		}
+		dev = d
 	}
 	if dev == nil {
 		return nil, nil, errors.New("no virtio-net device (attach one: -netdev user,id=n0 -device virtio-net-device,netdev=n0)")
@@ -94,18 +111,22 @@ func StartNetwork(cfg board.Config, sys *sched.System, ncpu int) (*stack.Stack, 
 	return st, dev, nil
 }
 
-// pollQueue runs receive rounds on one queue pair: at once when the driver
-// asks (kick), else every netPollInterval.
-func pollQueue(d *vnet.Device, q int, kick <-chan struct{}) {
-	t := time.NewTicker(netPollInterval)
-	defer t.Stop()
+// pollQueue runs receive rounds on one queue pair: when the driver asks
+// (kick: the interrupt, or a refill), and every interval if interval > 0.
+func pollQueue(d *vnet.Device, q int, kick <-chan struct{}, interval time.Duration) {
+	var tick <-chan time.Time
+	if interval > 0 {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		for d.Poll(q) {
 			runtime.Gosched()
 		}
 		select {
 		case <-kick:
-		case <-t.C:
+		case <-tick:
 		}
 	}
 }

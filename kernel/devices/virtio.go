@@ -22,8 +22,7 @@ import (
 )
 
 // diskPollInterval is how often a waiting request polls the virtio-blk used
-// ring: the device's interrupt is not routed yet (see docs/blk.md), so disks
-// run the driver in polling mode.
+// ring when the device's interrupt could not be routed (see irq.go).
 const diskPollInterval = 50 * time.Microsecond
 
 // diskPoolPages bounds each disk object's page cache (64 MiB): disks may be
@@ -49,6 +48,9 @@ func DiskStats() map[string]map[string]uint64 {
 			"fast_path": st.FastPath.Load(), "queued": st.Queued.Load(),
 			"requests": st.Requests.Load(), "merged": st.Merged.Load(),
 			"max_in_flight": st.MaxFlight.Load(), "errors": st.Errors.Load(), "polls": st.Polls.Load(),
+		}
+		if v, ok := d.Driver().(*vblk.Device); ok {
+			m[name]["interrupts"] = v.Interrupts.Load()
 		}
 	}
 	return m
@@ -99,12 +101,24 @@ func OpenDisk(name string) (*blk.Disk, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: virtio-blk at %#x: %w", name, s.Addr, err)
 		}
-		d := blk.NewDisk(drv, blk.Config{Pool: vm.NewPool(diskPoolPages), PollInterval: diskPollInterval})
+		cfg := blk.Config{Pool: vm.NewPool(diskPoolPages), PollInterval: diskPollInterval}
+		if _, err := wireMMIOIRQ(name, s.Addr, drv.Interrupt); err != nil {
+			kernel.Klog.Warnf("%v: polling the device instead", err)
+		} else {
+			cfg.PollInterval = rescuePollInterval
+		}
+		d := blk.NewDisk(drv, cfg)
 		openedMu.Lock()
 		opened[name] = d
 		openedMu.Unlock()
 		return d, nil
 	}
+	// Then the virtio-blk-pci functions (pci.go).
+	d, npci, err := openPCIDisk(name, n)
+	if d != nil || err != nil {
+		return d, err
+	}
+	n += npci
 	if n == 0 {
 		return nil, errors.New("no virtio-blk device (attach one: -drive ...,if=none -device virtio-blk-device)")
 	}

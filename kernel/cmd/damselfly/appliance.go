@@ -176,6 +176,7 @@ func kernelStatus(sys *sched.System, st *stack.Stack, dev *vnet.Device) any {
 		"net_device":      dev.Stats(),
 		"tcp_connections": conns,
 		"disks":           devices.DiskStats(),
+		"irqs":            devices.IRQStats(),
 		"memory": map[string]uint64{
 			"heap_alloc": ms.HeapAlloc, "heap_sys": ms.HeapSys, "sys": ms.Sys,
 		},
