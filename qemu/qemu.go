@@ -152,10 +152,13 @@ func (c *Config) Args(accel Accel) ([]string, error) {
 	if smp < 0 || smp > 255 {
 		return nil, fmt.Errorf("qemu: bad vCPU count %d", smp)
 	}
-	// microvm has virtio-mmio slots only; the PC machines have PCI.
-	virtioSuffix := "pci"
+	// microvm has virtio-mmio slots only; the PC machines have PCI, where
+	// the devices are made modern-only (disable-legacy=on): Damselfly
+	// drives virtio 1.x, and a transitional device also decodes a legacy
+	// I/O BAR nobody uses.
+	virtioSuffix, pciOpts := "pci", ",disable-legacy=on"
 	if machine == "microvm" || strings.HasPrefix(machine, "microvm,") {
-		virtioSuffix = "device"
+		virtioSuffix, pciOpts = "device", ""
 	}
 	serial := "stdio"
 	if c.Interactive {
@@ -204,7 +207,7 @@ func (c *Config) Args(accel Accel) ([]string, error) {
 			return nil, fmt.Errorf("qemu: disk path %q contains a comma", d)
 		}
 		a = append(a, "-drive", fmt.Sprintf("id=disk%d,file=%s,format=raw,if=none", i, d),
-			"-device", fmt.Sprintf("virtio-blk-%s,drive=disk%d", virtioSuffix, i))
+			"-device", fmt.Sprintf("virtio-blk-%s,drive=disk%d%s", virtioSuffix, i, pciOpts))
 	}
 	netDevice := "virtio-net-" + virtioSuffix + ",netdev=net0"
 	if c.MAC != "" {
@@ -213,6 +216,7 @@ func (c *Config) Args(accel Accel) ([]string, error) {
 		}
 		netDevice += ",mac=" + c.MAC
 	}
+	netDevice += pciOpts
 	switch c.Net {
 	case NetNone:
 		if len(c.HostFwd) > 0 || c.Tap != "" {

@@ -32,11 +32,12 @@ func TestArgs(t *testing.T) {
 			t.Errorf("args lack %q:\n%s", s, got)
 		}
 	}
-	c = Config{Kernel: "k", Machine: "q35", Net: NetTap, Tap: "tap0", Reboot: true}
+	c = Config{Kernel: "k", Machine: "q35", Net: NetTap, Tap: "tap0", Reboot: true, Disks: []string{"a.img"}}
 	a, _ = c.Args(AccelKVM)
 	got = strings.Join(a, " ")
 	for _, s := range []string{"-M q35", "-m 512M", "-smp 1", "-accel kvm -cpu host",
-		"-netdev tap,id=net0,ifname=tap0,script=no,downscript=no -device virtio-net-pci,netdev=net0"} {
+		"-netdev tap,id=net0,ifname=tap0,script=no,downscript=no -device virtio-net-pci,netdev=net0,disable-legacy=on",
+		"-device virtio-blk-pci,drive=disk0,disable-legacy=on"} {
 		if !strings.Contains(got, s) {
 			t.Errorf("args lack %q:\n%s", s, got)
 		}
