@@ -3,6 +3,7 @@ package ci
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -53,6 +54,42 @@ func newTapNetns(t *testing.T, name string, tapFlags ...string) *netns {
 	return &netns{name: name}
 }
 
+// logNAPI reads the guest's virtio-net counters from /status.json and logs
+// interrupts per received frame and frames per poll: the measure of the
+// interrupt mitigation (docs/virtio-net.md). The device's interrupt must have
+// fired at least once: the driver runs interrupt-driven in the guest.
+func (n *netns) logNAPI(t *testing.T, when string) {
+	t.Helper()
+	out := n.output(t, "curl", "-s", "-m", "20", "http://10.0.3.2/status.json")
+	var st struct {
+		Kernel struct {
+			Dev struct {
+				Interrupts uint64
+				Queues     []struct {
+					RxFrames, Interrupts, IrqWhilePolling, Polls uint64
+				}
+			} `json:"net_device"`
+		} `json:"kernel"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("status.json: %v\n%s", err, out)
+	}
+	var frames, irqs, missed, polls uint64
+	for _, q := range st.Kernel.Dev.Queues {
+		frames += q.RxFrames
+		irqs += q.Interrupts
+		missed += q.IrqWhilePolling
+		polls += q.Polls
+	}
+	if st.Kernel.Dev.Interrupts == 0 {
+		t.Errorf("%s: virtio-net interrupt never fired (device counters %+v)", when, st.Kernel.Dev)
+	}
+	if frames > 0 && polls > 0 {
+		t.Logf("%s: NAPI: %d rx frames, %d device interrupts, %d queue interrupts (%.3f per frame), %d while polling, %d polls (%.1f frames/poll)",
+			when, frames, st.Kernel.Dev.Interrupts, irqs, float64(irqs)/float64(frames), missed, polls, float64(frames)/float64(polls))
+	}
+}
+
 // qemuWrapper returns a script that runs QEMU inside the namespace.
 func (n *netns) qemuWrapper(t *testing.T) string {
 	p := filepath.Join(t.TempDir(), "qemu-in-netns")
@@ -98,6 +135,7 @@ func TestTapLoad(t *testing.T) {
 		t.Errorf("wrk reports %v:\n%s", e, out)
 	}
 	t.Logf("wrk -t2 -c8 -d4s keep-alive: %s req/s\n%s", m[1], out)
+	ns.logNAPI(t, "after wrk")
 
 	out = ns.output(t, "ab", "-q", "-n", "500", "-c", "4", "http://10.0.3.2/")
 	m = abReqRE.FindStringSubmatch(out)
@@ -183,4 +221,5 @@ func TestTapEchoLoss(t *testing.T) {
 	}
 	t.Logf("50 MB echoed with 2%% loss each way in %v (%.1f MB/s each way)\n%s", elapsed.Round(time.Millisecond),
 		float64(size)/1e6/elapsed.Seconds(), drops)
+	ns.logNAPI(t, "after the echo")
 }
