@@ -1,0 +1,147 @@
+package ci
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"damselfly/qemu"
+)
+
+// TestBootPCI boots the appliance on QEMU q35 (SeaBIOS assigns the BARs,
+// the PVH option ROM starts the kernel) with a virtio-net-pci and a
+// virtio-blk-pci device, both modern-only. From the host it fetches every
+// file of an ext2 disk made by mke2fs -d and compares digests, PUTs a
+// file, and presses the power button (ACPI's fixed power button on q35).
+// After QEMU exits the image must be clean and hold the file.
+func TestBootPCI(t *testing.T) {
+	for _, tool := range []string{"mke2fs", "e2fsck", "debugfs"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (e2fsprogs; make deps installs it)", tool)
+		}
+	}
+	k := kernel(t)
+
+	src := filepath.Join(t.TempDir(), "site")
+	r := rand.New(rand.NewPCG(5, 6))
+	files := map[string][]byte{"index.html": []byte("<h1>q35</h1>\n")}
+	for i, n := range []int{1, 4096, 65537, 1<<20 + 3} {
+		b := make([]byte, n)
+		for j := range b {
+			b[j] = byte(r.Uint32())
+		}
+		files[fmt.Sprintf("d%d/f%d.bin", i%2, i)] = b
+	}
+	for name, b := range files {
+		p := filepath.Join(src, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	img := filepath.Join(t.TempDir(), "root.img")
+	if out, err := exec.Command("mke2fs", "-q", "-F", "-t", "ext2", "-b", "4096", "-d", src, img, "32M").CombinedOutput(); err != nil {
+		t.Fatalf("mke2fs: %v\n%s", err, out)
+	}
+
+	port := freePort(t)
+	vm := startUntil(t, qemu.Config{
+		Kernel: k, Machine: "q35", SMP: 2, Memory: "512M", QMP: filepath.Join(t.TempDir(), "qmp.sock"),
+		Disks: []string{img}, Net: qemu.NetUser, HostFwd: []string{fmt.Sprintf("tcp:127.0.0.1:%d-:80", port)},
+		Append: "root=/dev/vda rw",
+	}, "damselfly: appliance up", 90*time.Second, 5*time.Minute)
+	con := vm.Console()
+	for _, want := range []string{"machine: qemu-pc", "vda: virtio-blk-pci", "vtnet0: virtio-net-pci"} {
+		if !strings.Contains(con, want) {
+			t.Errorf("console lacks %q", want)
+		}
+	}
+
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	client := &http.Client{Timeout: 60 * time.Second}
+	for name, want := range files {
+		resp, err := client.Get(base + "/" + name)
+		if err != nil {
+			t.Fatalf("GET /%s: %v", name, err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || sha256.Sum256(got) != sha256.Sum256(want) {
+			t.Errorf("GET /%s: status %d, %d bytes of %d, err %v", name, resp.StatusCode, len(got), len(want), err)
+		}
+	}
+	put := bytes.Repeat([]byte("written over virtio-blk-pci\n"), 30000)
+	req, _ := http.NewRequest("PUT", base+"/up/put.txt", bytes.NewReader(put))
+	if resp, err := client.Do(req); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT: %v %v", err, resp)
+	}
+
+	if err := vm.PowerButton(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := vm.Wait()
+	if err != nil || res.Status != qemu.StatusSuccess {
+		t.Fatalf("power off: %v (status %d)", err, res.Status)
+	}
+	if !strings.Contains(vm.Console(), "power button pressed") {
+		t.Error("powered off, but not by the power button")
+	}
+	if out, err := exec.Command("e2fsck", "-fn", img).CombinedOutput(); err != nil {
+		t.Fatalf("e2fsck -fn after PUT: %v\n%s", err, out)
+	}
+	dump := filepath.Join(t.TempDir(), "put.txt")
+	if out, err := exec.Command("debugfs", "-R", "dump /up/put.txt "+dump, img).CombinedOutput(); err != nil {
+		t.Fatalf("debugfs: %v\n%s", err, out)
+	}
+	if got, _ := os.ReadFile(dump); !bytes.Equal(got, put) {
+		t.Errorf("PUT file on the image: %d bytes, want %d", len(got), len(put))
+	}
+}
+
+// TestBootPCIBlk runs selftest=blk on a virtio-blk-pci disk of 1 MiB +
+// 512 B on q35 (configuration space through ECAM) and on pc (i440fx: no
+// MCFG, so through ports 0xcf8/0xcfc).
+func TestBootPCIBlk(t *testing.T) {
+	for _, machine := range []string{"q35", "pc"} {
+		t.Run(machine, func(t *testing.T) {
+			t.Parallel()
+			size := int64(1<<20 + 512)
+			img := makeImage(t, size)
+			want := fileSHA256(t, img)
+			origHead := make([]byte, size/sector/2*sector)
+			if f, err := os.Open(img); err == nil {
+				f.ReadAt(origHead, 0)
+				f.Close()
+			}
+			out, res, err := boot(t, qemu.Config{Machine: machine, SMP: 2, Memory: "512M", Disks: []string{img},
+				Append: "selftest=blk poweroff loglevel=debug"}, 120*time.Second)
+			if err != nil {
+				t.Fatalf("%v (status %d)", err, res.Status)
+			}
+			how := "ecam"
+			if machine == "pc" {
+				how = "ports 0xcf8"
+			}
+			if !strings.Contains(out, "through "+how) {
+				t.Errorf("configuration space not reached through %s", how)
+			}
+			m := blkRE.FindStringSubmatch(out)
+			if m == nil {
+				t.Fatal("no blk: sha256= line")
+			}
+			if m[1] != want || m[2] != fmt.Sprint(size) {
+				t.Fatalf("guest read sha256=%s bytes=%s, image has sha256=%s bytes=%d", m[1], m[2], want, size)
+			}
+			checkCopy(t, img, origHead, size)
+		})
+	}
+}
