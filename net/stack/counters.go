@@ -64,11 +64,15 @@ type ThreadStats struct {
 	ICMPErrorsOut         uint64
 	UDPIn, UDPOut         uint64
 	ARPIn                 uint64
-	ChecksumErrors        uint64 // IP, ICMP, UDP and TCP together
-	Drops                 map[string]uint64
-	ARP                   arp.Counters
-	Reassembly            ipv4.ReassemblyStats
-	TCP                   tcp.Stats
+	// MsgInline counts socket DoMsgs the thread's port completed in the
+	// caller's context (an LWKT caller on the same CPU while the thread
+	// waited: no switch); MsgQueued the socket messages queued for it.
+	MsgInline, MsgQueued uint64
+	ChecksumErrors       uint64 // IP, ICMP, UDP and TCP together
+	Drops                map[string]uint64
+	ARP                  arp.Counters
+	Reassembly           ipv4.ReassemblyStats
+	TCP                  tcp.Stats
 }
 
 // Stats is a snapshot of the whole stack: per thread and summed.
@@ -86,6 +90,7 @@ func (p *proto) snapshot() ThreadStats {
 		ICMPErrorsOut: c.icmpErrOut, UDPIn: c.udpIn, UDPOut: c.udpOut, ARPIn: c.arpIn,
 		Drops: map[string]uint64{}, ARP: p.arp.Stats, Reassembly: p.reasm.Stats, TCP: p.tcp.Stats(),
 	}
+	st.MsgInline, st.MsgQueued = p.loop.Counters()
 	for r, n := range c.drops {
 		if n != 0 {
 			st.Drops[dropNames[r]] = n
@@ -115,6 +120,8 @@ func (a *ThreadStats) add(b ThreadStats) {
 	a.UDPIn += b.UDPIn
 	a.UDPOut += b.UDPOut
 	a.ARPIn += b.ARPIn
+	a.MsgInline += b.MsgInline
+	a.MsgQueued += b.MsgQueued
 	a.ChecksumErrors += b.ChecksumErrors
 	if a.Drops == nil {
 		a.Drops = map[string]uint64{}

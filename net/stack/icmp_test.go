@@ -48,7 +48,7 @@ func TestICMPFragNeededReachesTCP(t *testing.T) {
 	// only protocol thread busy so that nothing A sends is acknowledged.
 	started, release := make(chan struct{}), make(chan struct{})
 	defer close(release)
-	go b.threads[0].loop.Do(func() { close(started); <-release })
+	go onThread(b, b.threads[0], func() { close(started); <-release })
 	<-started
 	c.Write(make([]byte, 20_000))
 	mu.Lock()
@@ -63,9 +63,9 @@ func TestICMPFragNeededReachesTCP(t *testing.T) {
 	ipv4.Encode(dgram, ipv4.Fields{Protocol: ipv4.ProtoICMP, Src: router, Dst: addrA.Addr()}, len(msg))
 	copy(dgram[ipv4.MinHeaderLen:], msg)
 	pipe.B.Send(ether.Build(pipe.A.MAC(), pipe.B.MAC(), ether.TypeIPv4, dgram))
-	// Stats runs a Do on threads 0..N-1 in order: thread 0 has handled
-	// the message by then, and its hand-off to the owner is queued ahead
-	// of the owner's Do. So one snapshot sees the outcome.
+	// Wait until A's threads are idle: thread 0 has handled the message
+	// and its hand-off to the owner has run.
+	run(a)
 	st := a.Stats()
 	if st.Total.TCP.PMTUUpdates != 1 || st.Total.ICMPErrorsIn != 1 {
 		t.Fatalf("PMTU updates %d, ICMP errors in %d", st.Total.TCP.PMTUUpdates, st.Total.ICMPErrorsIn)

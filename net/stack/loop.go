@@ -1,79 +1,257 @@
 package stack
 
 import (
+	"errors"
+	"runtime"
+	"sync/atomic"
 	"time"
+
+	"damselfly/sched"
 )
 
-// A Loop is the execution context of one protocol thread: a single-owner
-// event loop fed through an inbox of functions (packets and control
-// messages alike) and woken by one timer. Everything a protocol thread
-// owns (its tcp.Stack, ARP cache, reassembler, counters) is touched only
-// from functions the Loop runs, one at a time, so none of it is locked.
+// A protocol thread is an LWKT thread (damselfly/sched) pinned to its CPU,
+// at PriSoftInt as DragonFly's netisr threads. It has one message port,
+// and everything it owns (its tcp.Stack, ARP cache, reassembler, counters)
+// is touched only while it serves that port, so none of it is locked.
 //
-// This is the narrow interface between the stack and the thread layer: on
-// the host it is a goroutine (GoLoops); in the kernel it is an LWKT thread
-// pinned to its CPU with a message port (see the note in docs/net.md).
-type Loop interface {
-	// Post queues fn to run on the thread, in order, without waiting:
-	// lwkt_sendmsg. Safe from any goroutine, including the thread.
-	Post(fn func())
-	// Do runs fn on the thread and waits for it: lwkt_domsg. It must not
-	// be called from the thread itself. It returns false, without running
-	// fn, if the loop has stopped.
-	Do(fn func()) bool
-	// Stop ends the loop; queued functions are discarded.
-	Stop()
+// Two things reach the thread:
+//   - Socket calls, as typed messages (sockmsg.go) sent to Loop.Port:
+//     control calls and reads with DoMsg semantics, data writes with
+//     SendMsg and a reply port. The port's put function serves a DoMsg in
+//     the caller's own context when that is safe (fast path, see put).
+//   - Received frames and hand-offs between threads, on the packet path:
+//     functions appended to an inbox (Post), which the thread runs in
+//     batches. A Post that finds the inbox empty sends the thread's kick
+//     message to the port, so the thread only ever waits on its port.
+//
+// On the host and in the guest it is the same code: SchedLoops(sys) puts
+// the threads on a given system (the kernel's); a Config without Loops
+// gets a private host system of one CPU per protocol thread, at most one
+// per real CPU, started by New and stopped by Close.
+
+// LoopFactory says which LWKT system the protocol threads run on.
+type LoopFactory struct {
+	sys *sched.System
+}
+
+// SchedLoops runs protocol thread i as a pinned LWKT thread on CPU i mod
+// NCPU of sys.
+func SchedLoops(sys *sched.System) LoopFactory { return LoopFactory{sys: sys} }
+
+// hostSystem makes the private system of a stack without Config.Loops:
+// one scheduler per CPU, as in the guest.
+func hostSystem(threads int) *sched.System {
+	n := min(threads, runtime.NumCPU(), 64)
+	sys := sched.NewSystem(n, sched.Options{})
+	sys.Start()
+	return sys
 }
 
 // Poll is what a protocol thread does between messages: run every timer
 // that is due and say when it next needs to run.
 type Poll func() (next time.Time, ok bool)
 
-// LoopFactory starts the loop of thread cpu. The loop calls poll after
-// each batch of messages and when the time poll returned is reached.
-type LoopFactory func(cpu int, poll Poll) Loop
-
-// GoLoops runs each protocol thread as a goroutine on the real clock.
-func GoLoops(cpu int, poll Poll) Loop {
-	l := &goLoop{poll: poll, wakec: make(chan struct{}, 1)}
-	l.inbox = newInbox(func() {
-		select {
-		case l.wakec <- struct{}{}:
-		default:
-		}
-	})
-	go l.run()
-	return l
-}
-
-type goLoop struct {
-	inbox
+// Loop is one protocol thread: its LWKT thread, port and packet inbox.
+type Loop struct {
+	sys   *sched.System
+	cpu   int
+	td    *sched.Thread
+	port  *sched.Port
+	in    inbox
 	poll  Poll
-	wakec chan struct{}
+	serve func(c *sched.CPU, m sched.Message) error
+	now   func() time.Time
+
+	// kick is the message a Post sends when the inbox was empty (and Stop
+	// sends); kickPending is set while it is in flight, so at most one is.
+	kick        kickMsg
+	kickReply   *sched.Port
+	kickPending atomic.Bool
+	stopping    atomic.Bool
+	exited      chan struct{}
+
+	// Owned by the thread's CPU: written by the thread, and by callers on
+	// that CPU only while the thread is not running (the fast path).
+	busy      bool      // the thread is between waits: callers must queue
+	waitUntil time.Time // the timer the thread waits for (zero: none)
+	turnEnd   []sched.Message
+	items     uint64 // frames, hand-offs and messages served (tests' quiescence)
+
+	// Message counters, any CPU.
+	fast, queued atomic.Uint64
 }
 
-func (l *goLoop) run() {
+type kickMsg struct{ sched.Msg }
+
+// errStopped is the reply to messages a stopping thread did not serve.
+var errStopped = errors.New("protocol thread stopped")
+
+// start makes the thread of protocol thread id on f's system. serve
+// handles one message on the thread (or, on the fast path, in a caller
+// on the same CPU); it returns the reply or sched.EASYNC if it keeps the
+// message to reply later.
+func (l *Loop) start(f LoopFactory, id int, poll Poll, now func() time.Time, serve func(*sched.CPU, sched.Message) error) {
+	l.sys, l.poll, l.now, l.serve = f.sys, poll, now, serve
+	l.cpu = id % f.sys.NCPU()
+	l.exited = make(chan struct{})
+	l.in = newInbox(l.wake)
+	l.kickReply = sched.NewReplyPort("netisr-kick", func(*sched.CPU, *sched.Port, sched.Message) {})
+	l.kick.Init(l.kickReply, 0)
+	// The port is the thread's own, made by the thread before it runs
+	// anything; start waits for it so that no sender sees it unset.
+	ready := make(chan struct{})
+	l.td = f.sys.GoExternal(l.cpu, sched.ThreadOpts{Name: "netisr", Prio: sched.PriSoftInt, Pinned: true},
+		func(td *sched.Thread) {
+			l.port = td.Port()
+			l.port.SetPut(l.put)
+			close(ready)
+			l.run(td)
+		})
+	<-ready
+}
+
+// Port returns the thread's message port: socket messages go there.
+func (l *Loop) Port() *sched.Port { return l.port }
+
+// Thread returns the protocol thread.
+func (l *Loop) Thread() *sched.Thread { return l.td }
+
+// Post queues fn to run on the thread, in order, without waiting. It is
+// the packet path (received frames, hand-offs between threads); socket
+// calls are messages. Safe from any goroutine.
+func (l *Loop) Post(fn func()) { l.in.Post(fn) }
+
+// wake sends the kick message unless one is in flight.
+func (l *Loop) wake() {
+	if l.kickPending.CompareAndSwap(false, true) {
+		l.sys.SendMsgExternal(l.port, &l.kick)
+	}
+}
+
+// Stop ends the thread at its next turn: queued packets are dropped and
+// queued messages are replied with errStopped. Safe from any goroutine.
+func (l *Loop) Stop() {
+	l.stopping.Store(true)
+	l.in.Stop()
+}
+
+// Exited is closed when the thread has returned.
+func (l *Loop) Exited() <-chan struct{} { return l.exited }
+
+// Counters returns how many DoMsg calls the port completed in the
+// caller's context (fast) and how many messages it queued for the thread.
+func (l *Loop) Counters() (fast, queued uint64) { return l.fast.Load(), l.queued.Load() }
+
+// put is the port's put function, run in the sender's context on CPU c.
+// A DoMsg from a thread of the protocol thread's own CPU is served right
+// there, as DragonFly's netisr ports do for synchronous messages, when
+// nothing can observe the difference: the protocol thread is blocked on
+// its port (not between two steps of its own work), no message is queued
+// ahead (per-sender order holds) and the caller is not the protocol thread.
+// The caller's critical section keeps an interrupt thread from preempting
+// it halfway. Everything else is queued for the thread.
+func (l *Loop) put(c *sched.CPU, p *sched.Port, m sched.Message) error {
+	if m == sched.Message(&l.kick) {
+		return p.Queue(c, m)
+	}
+	if m.Base().Flags()&sched.MsgSync != 0 && c.ID() == l.cpu && !l.busy && p.Len() == 0 {
+		if cur := c.Current(); cur != nil && cur != l.td {
+			return l.serveInline(c, cur, m)
+		}
+	}
+	l.queued.Add(1)
+	return p.Queue(c, m)
+}
+
+func (l *Loop) serveInline(c *sched.CPU, cur *sched.Thread, m sched.Message) error {
+	l.fast.Add(1)
+	cur.CritEnter()
+	l.busy = true
+	l.items++
+	err := l.serve(c, m)
+	// The call may have armed a timer earlier than the one the thread
+	// waits for (a retransmission, a delayed ACK): wake it to re-arm.
+	next, ok := l.poll()
+	early := ok && (l.waitUntil.IsZero() || next.Before(l.waitUntil))
+	l.flushTurnEnd(c)
+	l.busy = false
+	if early && l.kickPending.CompareAndSwap(false, true) {
+		c.SendMsg(l.port, &l.kick)
+	}
+	cur.CritExit()
+	return err
+}
+
+// run is the thread: serve every queued message, run the inbox, run due
+// timers, then wait on the port until a message or the next timer.
+func (l *Loop) run(td *sched.Thread) {
 	defer close(l.exited)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+	c := td.CPU()
+	var m sched.Message
 	for {
-		if l.inbox.run() {
+		l.busy = true
+		for ; m != nil; m = td.GetMsg(l.port) {
+			l.handle(c, m)
+		}
+		if l.stopping.Load() || l.in.run(&l.items) {
+			l.drain(td)
 			return
 		}
 		next, ok := l.poll()
-		if l.pending() {
+		l.flushTurnEnd(c)
+		if m = td.GetMsg(l.port); m != nil || l.in.pending() {
 			continue
 		}
+		d := time.Duration(-1)
+		l.waitUntil = time.Time{}
 		if ok {
-			timer.Reset(time.Until(next))
-		} else {
-			timer.Reset(time.Hour)
+			d = max(next.Sub(l.now()), 0)
+			l.waitUntil = next
 		}
-		select {
-		case <-l.stop:
-			return
-		case <-l.wakec:
-		case <-timer.C:
-		}
+		l.busy = false
+		m, _ = td.WaitPortTimeout(l.port, d)
 	}
+}
+
+// handle serves one message received from the port.
+func (l *Loop) handle(c *sched.CPU, m sched.Message) {
+	if m == sched.Message(&l.kick) {
+		c.ReplyMsg(m, nil)
+		// Cleared after the reply (the message may be sent again) and
+		// before the inbox runs, so a Post that follows sends a new kick.
+		l.kickPending.Store(false)
+		return
+	}
+	l.items++
+	if err := l.serve(c, m); err != sched.EASYNC {
+		c.ReplyMsg(m, err)
+	}
+}
+
+// deferToTurnEnd keeps m (its serve returns EASYNC) and replies nil to it
+// once the thread has run its inbox and timers: a barrier.
+func (l *Loop) deferToTurnEnd(m sched.Message) error {
+	l.turnEnd = append(l.turnEnd, m)
+	return sched.EASYNC
+}
+
+func (l *Loop) flushTurnEnd(c *sched.CPU) {
+	for i, m := range l.turnEnd {
+		l.turnEnd[i] = nil
+		c.ReplyMsg(m, nil)
+	}
+	l.turnEnd = l.turnEnd[:0]
+}
+
+// drain answers every message still queued when the thread stops.
+func (l *Loop) drain(td *sched.Thread) {
+	c := td.CPU()
+	for m := td.GetMsg(l.port); m != nil; m = td.GetMsg(l.port) {
+		if m == sched.Message(&l.kick) {
+			c.ReplyMsg(m, nil)
+			continue
+		}
+		c.ReplyMsg(m, errStopped)
+	}
+	l.flushTurnEnd(c)
 }

@@ -2,28 +2,24 @@ package stack
 
 import "sync"
 
-// inbox is the message queue both thread layers (GoLoops, SchedLoops) put
-// in front of a protocol thread: producers on any goroutine append under
-// mu, the thread takes the whole batch at once, so producers append to a
-// fresh slice while the thread runs the previous one. wake tells the
-// thread that the queue went from empty to non-empty, or that it stopped.
+// inbox is the packet path into a protocol thread: received frames and
+// hand-offs from other threads, as functions. Producers on any goroutine
+// append under mu; the thread takes the whole batch at once, so producers
+// append to a fresh slice while the thread runs the previous one. wake
+// tells the thread that the queue went from empty to non-empty, or that
+// it stopped. Socket calls do not come this way: they are messages on the
+// thread's port (loop.go).
 type inbox struct {
 	mu      sync.Mutex // guards fns, spare and stopped; held only for slice swaps
 	fns     []func()
 	spare   []func()
 	stopped bool
-	stop    chan struct{} // closed by Stop
-	// exited is closed when the thread's loop returns: no function runs
-	// after it, so a Do that sees it knows its function will never run.
-	exited chan struct{}
-	wake   func()
+	wake    func()
 }
 
-func newInbox(wake func()) inbox {
-	return inbox{stop: make(chan struct{}), exited: make(chan struct{}), wake: wake}
-}
+func newInbox(wake func()) inbox { return inbox{wake: wake} }
 
-// Post implements Loop.Post.
+// Post queues fn; after Stop it is dropped.
 func (q *inbox) Post(fn func()) {
 	q.mu.Lock()
 	if q.stopped {
@@ -38,32 +34,18 @@ func (q *inbox) Post(fn func()) {
 	}
 }
 
-// Do implements Loop.Do.
-func (q *inbox) Do(fn func()) bool {
-	done := make(chan struct{})
-	q.Post(func() { fn(); close(done) })
-	select {
-	case <-done:
-		return true
-	case <-q.exited:
-		return false
-	}
-}
-
-// Stop implements Loop.Stop.
+// Stop drops what is queued and refuses further posts.
 func (q *inbox) Stop() {
 	q.mu.Lock()
-	if !q.stopped {
-		q.stopped = true
-		close(q.stop)
-	}
+	q.stopped = true
+	q.fns = nil
 	q.mu.Unlock()
 	q.wake()
 }
 
-// run runs the queued functions in order and reports whether the inbox
-// has been stopped (then nothing ran).
-func (q *inbox) run() (stopped bool) {
+// run runs the queued functions in order, counting them in *n, and
+// reports whether the inbox has been stopped (then nothing ran).
+func (q *inbox) run(n *uint64) (stopped bool) {
 	q.mu.Lock()
 	batch, stopped := q.fns, q.stopped
 	q.fns = q.spare[:0]
@@ -75,6 +57,7 @@ func (q *inbox) run() (stopped bool) {
 		fn()
 		batch[i] = nil
 	}
+	*n += uint64(len(batch))
 	q.mu.Lock()
 	q.spare = batch
 	q.mu.Unlock()

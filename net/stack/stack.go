@@ -15,6 +15,7 @@ import (
 	"damselfly/net/ipv4"
 	"damselfly/net/link"
 	"damselfly/net/tcp"
+	"damselfly/sched"
 )
 
 // Config describes a stack on one interface.
@@ -27,8 +28,9 @@ type Config struct {
 	// Partition assigns connections to threads; default Toeplitz when
 	// the link computes RSS hashes, Ports otherwise (issue 7).
 	Partition Partition
-	// Now is the clock (default time.Now); Loops the thread layer
-	// (default GoLoops). Tests pass a fake clock and manual loops.
+	// Now is the clock (default time.Now). Loops is the LWKT system the
+	// protocol threads run on (SchedLoops(sys)); unset, the stack runs a
+	// system of its own with one CPU per thread up to the host's CPUs.
 	Now   func() time.Time
 	Loops LoopFactory
 	// ISNSecret keys ISNs and SYN cookies; default random.
@@ -59,6 +61,11 @@ type Stack struct {
 	mtu     int
 	part    Partition
 	threads []*proto
+	// sys runs the protocol threads; ownSys when New made it (Close
+	// stops it). sink is the reply port of sends nobody waits for.
+	sys    *sched.System
+	ownSys bool
+	sink   *sched.Port
 
 	// ports is the ephemeral-port and UDP-binding state shared by all
 	// threads and by callers; it is the only lock on the data path, and
@@ -99,9 +106,6 @@ func New(cfg Config) (*Stack, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Loops == nil {
-		cfg.Loops = GoLoops
-	}
 	if cfg.UDPQueue <= 0 {
 		cfg.UDPQueue = 256
 	}
@@ -131,8 +135,13 @@ func New(cfg Config) (*Stack, error) {
 	for i := range cfg.Threads {
 		s.threads = append(s.threads, newProto(s, i))
 	}
+	s.sys = cfg.Loops.sys
+	if s.sys == nil {
+		s.sys, s.ownSys = hostSystem(cfg.Threads), true
+	}
+	s.sink = sched.NewReplyPort("stack-sink", func(*sched.CPU, *sched.Port, sched.Message) {})
 	for _, p := range s.threads {
-		p.loop = cfg.Loops(p.id, p.poll)
+		p.loop.start(SchedLoops(s.sys), p.id, p.poll, cfg.Now, p.serveMsg)
 	}
 	if err := s.startResolver(); err != nil {
 		return nil, err
@@ -212,16 +221,24 @@ func (s *Stack) Close() {
 	for _, p := range s.threads {
 		p.loop.Stop()
 	}
+	if s.ownSys {
+		for _, p := range s.threads {
+			<-p.loop.Exited()
+		}
+		s.sys.Stop()
+	}
 }
 
 // Stats snapshots every thread's counters (each on its own thread).
 func (s *Stack) Stats() Stats {
 	var st Stats
 	for _, p := range s.threads {
-		var ts ThreadStats
-		if !p.loop.Do(func() { ts = p.snapshot() }) {
-			ts.Thread = p.id
+		m := &statsMsg{}
+		ts := m.st
+		if s.call(p, m) == nil {
+			ts = m.st
 		}
+		ts.Thread = p.id
 		st.Threads = append(st.Threads, ts)
 		st.Total.add(ts)
 	}
@@ -232,7 +249,10 @@ func (s *Stack) Stats() Stats {
 func (s *Stack) Connections() map[int][]tcp.ConnInfo {
 	out := map[int][]tcp.ConnInfo{}
 	for _, p := range s.threads {
-		p.loop.Do(func() { out[p.id] = p.tcp.Connections() })
+		m := &connsMsg{}
+		if s.call(p, m) == nil {
+			out[p.id] = m.list
+		}
 	}
 	return out
 }

@@ -18,14 +18,16 @@ var (
 
 type pair struct {
 	clk  *fakeClock
-	ml   *manualLoops
 	pipe *link.Pipe
 	a, b *Stack
 }
 
+// run waits until both stacks are quiescent.
+func (pr *pair) run() { run(pr.a, pr.b) }
+
 func newPair(t *testing.T, na, nb int, part Partition, rss bool) *pair {
 	t.Helper()
-	pr := &pair{clk: &fakeClock{time.Unix(1e6, 0)}, ml: &manualLoops{}}
+	pr := &pair{clk: newFakeClock()}
 	rec := newRecorder(10000)
 	rec.writeOnFailure(t)
 	pc := link.PipeConfig{Now: pr.clk.Now, Observe: rec.observe}
@@ -35,10 +37,12 @@ func newPair(t *testing.T, na, nb int, part Partition, rss bool) *pair {
 	pr.pipe = link.NewPipe(pc)
 	var err error
 	mk := func(ep link.Endpoint, addr netip.Prefix, n int) *Stack {
-		s, e := New(Config{Link: ep, Addr: addr, Threads: n, Partition: part, Now: pr.clk.Now, Loops: pr.ml.factory})
+		s, e := New(Config{Link: ep, Addr: addr, Threads: n, Partition: part, Now: pr.clk.Now})
 		if e != nil {
 			err = e
+			return nil
 		}
+		t.Cleanup(s.Close)
 		return s
 	}
 	pr.a = mk(pr.pipe.A, addrA, na)
@@ -55,7 +59,7 @@ func TestPingAndARP(t *testing.T) {
 	p.loop.Post(func() {
 		p.output(ipv4.ProtoICMP, pr.a.Addr(), pr.b.Addr(), icmp.Echo(icmp.TypeEchoRequest, 7, 1, []byte("hello")), false)
 	})
-	pr.ml.run()
+	pr.run()
 	sa, sb := pr.a.Stats(), pr.b.Stats()
 	if sb.Total.EchoReplies != 1 || sa.Total.ICMPIn != 1 {
 		t.Fatalf("echo: B replies %d, A icmp in %d", sb.Total.EchoReplies, sa.Total.ICMPIn)
@@ -65,7 +69,9 @@ func TestPingAndARP(t *testing.T) {
 	}
 	// Every replica of A's cache learned B from the reply.
 	for _, q := range pr.a.threads {
-		if _, ok := q.arp.Lookup(pr.b.Addr(), pr.clk.t); !ok {
+		var ok bool
+		onThread(pr.a, q, func() { _, ok = q.arp.Lookup(pr.b.Addr(), pr.clk.Now()) })
+		if !ok {
 			t.Fatalf("thread %d did not learn B", q.id)
 		}
 	}
@@ -73,14 +79,14 @@ func TestPingAndARP(t *testing.T) {
 	p.loop.Post(func() {
 		p.output(ipv4.ProtoICMP, pr.a.Addr(), netip.MustParseAddr("10.0.0.99"), icmp.Echo(icmp.TypeEchoRequest, 7, 2, nil), false)
 	})
-	pr.ml.run()
+	pr.run()
 	for i := 0; i < 10; i++ {
-		d, ok := pr.ml.next()
+		d, ok := nextTimer(pr.a, pr.b)
 		if !ok {
 			break
 		}
-		pr.clk.t = d
-		pr.ml.run()
+		pr.clk.Set(d)
+		pr.run()
 	}
 	if st := pr.a.Stats().Total; st.ARP.Timeouts != 1 || st.Drops["link-error"] != 1 {
 		t.Fatalf("unanswered ARP: %+v drops %v", st.ARP, st.Drops)
@@ -102,7 +108,7 @@ func TestUDPAndPortUnreachable(t *testing.T) {
 		if _, err := cli.WriteToUDPAddrPort(msg, netip.AddrPortFrom(pr.b.Addr(), 5000)); err != nil {
 			t.Fatal(err)
 		}
-		pr.ml.run()
+		pr.run()
 		buf := make([]byte, 65536)
 		n, from, err := srv.ReadFromUDPAddrPort(buf)
 		if err != nil || !bytes.Equal(buf[:n], msg) || from != cli.local {
@@ -121,7 +127,7 @@ func TestUDPAndPortUnreachable(t *testing.T) {
 	}
 	// Closed port: ICMP port unreachable back to A.
 	cli.WriteToUDPAddrPort([]byte("x"), netip.AddrPortFrom(pr.b.Addr(), 5001))
-	pr.ml.run()
+	pr.run()
 	if st := pr.b.Stats().Total; st.Drops["udp-no-port"] != 1 || st.ICMPErrorsOut != 1 {
 		t.Fatalf("B: %+v", st.Drops)
 	}
@@ -153,7 +159,7 @@ func TestHopsRSSvsPartition(t *testing.T) {
 			clis = append(clis, c)
 			c.WriteToUDPAddrPort([]byte{byte(i)}, netip.AddrPortFrom(pr.b.Addr(), 7000))
 		}
-		pr.ml.run()
+		pr.run()
 		got := 0
 		srv.SetReadDeadline(time.Now().Add(-time.Second))
 		for {
@@ -184,7 +190,7 @@ func TestHopsRSSvsPartition(t *testing.T) {
 func TestMalformedFramesCounted(t *testing.T) {
 	pr := newPair(t, 1, 1, Ports{}, false)
 	mac := pr.b.mac
-	send := func(b []byte) { pr.pipe.A.Send(b); pr.ml.run() }
+	send := func(b []byte) { pr.pipe.A.Send(b); pr.run() }
 	send([]byte{1, 2, 3})
 	bad := make([]byte, 60)
 	copy(bad, mac[:])
@@ -200,20 +206,20 @@ func TestMalformedFramesCounted(t *testing.T) {
 func FuzzInputFrame(f *testing.F) {
 	f.Add([]byte{1, 2, 3})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		clk := &fakeClock{time.Unix(1e6, 0)}
-		ml := &manualLoops{}
+		clk := newFakeClock()
 		pipe := link.NewPipe(link.PipeConfig{Now: clk.Now})
-		s, err := New(Config{Link: pipe.B, Addr: addrB, Threads: 2, Now: clk.Now, Loops: ml.factory})
+		s, err := New(Config{Link: pipe.B, Addr: addrB, Threads: 2, Now: clk.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer s.Close()
 		if len(b) >= 6 {
 			copy(b, s.mac[:]) // let frames past the MAC filter
 		}
 		pipe.A.Send(b)
-		ml.run()
-		clk.t = clk.t.Add(time.Hour)
-		ml.run()
+		run(s)
+		clk.Add(time.Hour)
+		run(s)
 	})
 }
 
@@ -236,16 +242,16 @@ func TestReassemblyTimeoutSendsTimeExceeded(t *testing.T) {
 		copy(fb[14:], frags[0])
 		p.sendIP(fb, pr.b.Addr())
 	})
-	pr.ml.run()
+	pr.run()
 	if st := pr.b.Stats().Total; st.Reassembly.Fragments != 1 {
 		t.Fatalf("fragments %d", st.Reassembly.Fragments)
 	}
-	d, ok := pr.ml.next()
+	d, ok := nextTimer(pr.a, pr.b)
 	if !ok {
 		t.Fatal("no reassembly timer")
 	}
-	pr.clk.t = d
-	pr.ml.run()
+	pr.clk.Set(d)
+	pr.run()
 	if st := pr.b.Stats().Total; st.Reassembly.Timeouts != 1 || st.ICMPErrorsOut != 1 {
 		t.Fatalf("timeouts %d icmp errors out %d", st.Reassembly.Timeouts, st.ICMPErrorsOut)
 	}

@@ -16,8 +16,9 @@ import (
 
 // TCPConn is a TCP connection seen from outside the protocol threads. It
 // implements net.Conn. The tcp.Conn inside belongs to thread p and is
-// touched only through p.loop.Do; the notify callback (run on p) wakes
-// blocked callers through rwake and wwake.
+// reached only by socket messages to p's port (sockmsg.go); the notify
+// callback (run on p) completes kept sends and wakes blocked readers and
+// dialers through rwake and wwake.
 type TCPConn struct {
 	s             *Stack
 	p             *proto
@@ -28,12 +29,38 @@ type TCPConn struct {
 	rdl, wdl     deadline
 	closed       chan struct{}
 	closeOnce    sync.Once
+
+	// Read side: one Read at a time, with its own message and reply port.
+	rmu  sync.Mutex
+	rmsg tcpRecvMsg
+	rw   *waiter
+
+	// Write side: one Write at a time (its data is not interleaved with
+	// another's), with a ring of send messages and their reply port.
+	wmu   sync.Mutex
+	wmsgs [maxSendsInFlight]tcpSendMsg
+	ww    *waiter
+	wgen  uint64 // the current Write's generation
+
+	// Owned by the thread: sends kept until the buffer takes them, and
+	// the newest write generation whose sends were cancelled.
+	sendq     []*tcpSendMsg
+	cancelGen uint64
 }
+
+// A Write is cut into sends of at most sendChunk bytes, up to
+// maxSendsInFlight of them outstanding: the writer keeps the protocol
+// thread supplied and waits only when the send buffer is full.
+const (
+	sendChunk        = 16 << 10
+	maxSendsInFlight = 8
+)
 
 func newTCPConn(s *Stack, p *proto, c *tcp.Conn) *TCPConn {
 	tc := &TCPConn{
 		s: s, p: p, c: c, local: c.LocalAddr(), remote: c.RemoteAddr(),
 		rwake: make(chan struct{}, 1), wwake: make(chan struct{}, 1), closed: make(chan struct{}),
+		rw: newWaiter(1), ww: newWaiter(maxSendsInFlight),
 	}
 	c.SetNotify(tc.notify)
 	return tc
@@ -45,6 +72,9 @@ func (c *TCPConn) notify(ev tcp.Event) {
 		signal(c.rwake)
 	}
 	if ev&(tcp.EventWritable|tcp.EventConnected|tcp.EventError|tcp.EventClosed) != 0 {
+		if len(c.sendq) > 0 {
+			c.flushSends(c.p.loop.Thread().CPU())
+		}
 		signal(c.wwake)
 	}
 }
@@ -62,27 +92,51 @@ func (c *TCPConn) opErr(op string, err error) error {
 	return &net.OpError{Op: op, Net: "tcp", Source: net.TCPAddrFromAddrPort(c.local), Addr: net.TCPAddrFromAddrPort(c.remote), Err: err}
 }
 
+// isClosed reports whether Close was called.
+func (c *TCPConn) isClosed() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// ctl makes control call op on the owning thread.
+func (c *TCPConn) ctl(op tcpOp, on bool) error {
+	return c.s.call(c.p, &tcpMsg{op: op, c: c, on: on})
+}
+
 // Read reads received data, blocking until some is there, the peer
 // closes (io.EOF), the connection fails, or the read deadline passes.
 func (c *TCPConn) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
 	for {
-		select {
-		case <-c.closed:
+		if c.isClosed() {
 			return 0, c.opErr("read", net.ErrClosed)
-		default:
 		}
 		if c.rdl.expired() {
 			return 0, c.opErr("read", os.ErrDeadlineExceeded)
 		}
-		var n int
-		var err error
-		if !c.p.loop.Do(func() { n, err = c.c.Read(b) }) {
+		m := &c.rmsg
+		m.Init(c.rw.port, 0)
+		m.c, m.b, m.n = c, b, 0
+		c.s.post(c.p, m)
+		select {
+		case <-c.rw.ch:
+		case <-c.p.loop.Exited():
 			return 0, c.opErr("read", ErrClosed)
 		}
+		n, err := m.n, m.Err()
+		m.b = nil
 		if !errors.Is(err, tcp.ErrWouldBlock) {
+			if errors.Is(err, tcp.ErrClosed) && c.isClosed() {
+				err = net.ErrClosed
+			}
 			return n, c.opErr("read", err)
 		}
 		if err := c.rdl.wait(c.rwake, c.closed, c.s.down, net.ErrClosed); err != nil {
@@ -92,65 +146,123 @@ func (c *TCPConn) Read(b []byte) (int, error) {
 }
 
 // Write queues all of b for sending, blocking while the send buffer is
-// full.
+// full. b is cut into sends posted to the owning thread without waiting
+// for each (maxSendsInFlight outstanding); Write returns when every send
+// has been replied, so b is not used after it returns. If the write
+// deadline passes, the sends not yet complete are cancelled and the count
+// of bytes queued (a prefix of b) is returned with the timeout.
 func (c *TCPConn) Write(b []byte) (int, error) {
-	total := 0
-	for total < len(b) {
+	if len(b) == 0 {
+		if c.isClosed() {
+			return 0, c.opErr("write", net.ErrClosed)
+		}
+		return 0, nil
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.isClosed() {
+		return 0, c.opErr("write", net.ErrClosed)
+	}
+	if c.wdl.expired() {
+		return 0, c.opErr("write", os.ErrDeadlineExceeded)
+	}
+	c.wgen++
+	gen := c.wgen
+	var (
+		total    int   // bytes queued by replied sends
+		next     int   // offset of the first byte not yet sent
+		inflight int   // sends outstanding
+		free     []int // indexes of wmsgs not in flight
+		firstErr error
+		canceled bool
+	)
+	for i := range c.wmsgs {
+		free = append(free, i)
+	}
+	for next < len(b) || inflight > 0 {
+		for firstErr == nil && !canceled && next < len(b) && len(free) > 0 {
+			m := &c.wmsgs[free[len(free)-1]]
+			free = free[:len(free)-1]
+			end := min(next+sendChunk, len(b))
+			m.Init(c.ww.port, 0)
+			m.c, m.b, m.gen, m.n = c, b[next:end], gen, 0
+			next = end
+			inflight++
+			c.s.post(c.p, m)
+		}
+		if inflight == 0 {
+			break
+		}
+		t, changed := c.wdl.get()
+		var timeout <-chan time.Time
+		var tm *time.Timer
+		if !t.IsZero() && !canceled {
+			d := time.Until(t)
+			if d <= 0 {
+				canceled = true
+				c.s.call(c.p, &tcpMsg{op: opCancelSends, c: c, gen: gen})
+				continue
+			}
+			tm = time.NewTimer(d)
+			timeout = tm.C
+		}
 		select {
-		case <-c.closed:
-			return total, c.opErr("write", net.ErrClosed)
-		default:
-		}
-		if c.wdl.expired() {
-			return total, c.opErr("write", os.ErrDeadlineExceeded)
-		}
-		var n int
-		var err error
-		rest := b[total:]
-		if !c.p.loop.Do(func() { n, err = c.c.Write(rest) }) {
+		case r := <-c.ww.ch:
+			m := r.(*tcpSendMsg)
+			inflight--
+			total += m.n
+			if err := m.Err(); err != nil && firstErr == nil {
+				firstErr = err
+			}
+			m.b = nil
+			for i := range c.wmsgs {
+				if &c.wmsgs[i] == m {
+					free = append(free, i)
+				}
+			}
+		case <-changed:
+		case <-timeout:
+		case <-c.p.loop.Exited():
 			return total, c.opErr("write", ErrClosed)
 		}
-		total += n
-		if err != nil && !errors.Is(err, tcp.ErrWouldBlock) {
-			return total, c.opErr("write", err)
-		}
-		if total < len(b) {
-			if err := c.wdl.wait(c.wwake, c.closed, c.s.down, net.ErrClosed); err != nil {
-				return total, c.opErr("write", err)
-			}
+		if tm != nil {
+			tm.Stop()
 		}
 	}
-	return total, nil
+	switch {
+	case firstErr == nil && canceled:
+		firstErr = os.ErrDeadlineExceeded
+	case errors.Is(firstErr, tcp.ErrClosed) && c.isClosed():
+		firstErr = net.ErrClosed
+	}
+	return total, c.opErr("write", firstErr)
 }
 
 // CloseWrite sends FIN after the queued data (shutdown(SHUT_WR)).
 func (c *TCPConn) CloseWrite() error {
-	var err error
-	if !c.p.loop.Do(func() { err = c.c.CloseWrite() }) {
-		return ErrClosed
-	}
-	return c.opErr("close", err)
+	return c.opErr("close", c.ctl(opShutdown, false))
 }
 
 // Close closes the connection (FIN, or RST if unread data remains).
+// Blocked Reads and Writes return net.ErrClosed.
 func (c *TCPConn) Close() error {
 	err := net.ErrClosed
 	c.closeOnce.Do(func() {
 		close(c.closed)
-		err = nil
-		c.p.loop.Do(func() { err = c.c.Close() })
+		err = c.ctl(opClose, false)
 	})
-	if err != nil && !errors.Is(err, tcp.ErrClosed) {
+	if err != nil && !errors.Is(err, tcp.ErrClosed) && !errors.Is(err, ErrClosed) {
 		return c.opErr("close", err)
 	}
 	return nil
 }
 
-// SetNoDelay disables Nagle's algorithm.
-func (c *TCPConn) SetNoDelay(on bool) error {
-	c.p.loop.Do(func() { c.c.SetNoDelay(on) })
-	return nil
-}
+// SetNoDelay disables Nagle's algorithm (TCP_NODELAY).
+func (c *TCPConn) SetNoDelay(on bool) error { return c.opErr("set", c.ctl(opNoDelay, on)) }
+
+// SetKeepAlive turns keepalive probes on or off (SO_KEEPALIVE, with
+// Linux's default timers).
+func (c *TCPConn) SetKeepAlive(on bool) error { return c.opErr("set", c.ctl(opKeepAlive, on)) }
 
 func (c *TCPConn) LocalAddr() net.Addr  { return net.TCPAddrFromAddrPort(c.local) }
 func (c *TCPConn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(c.remote) }
@@ -259,15 +371,9 @@ func (s *Stack) dialOn(ctx context.Context, t int, remote netip.AddrPort) (*TCPC
 		if port, err = s.pickPort(remote, t); err != nil {
 			break
 		}
-		local := netip.AddrPortFrom(s.iface().addr, port)
-		if !p.loop.Do(func() {
-			var tc *tcp.Conn
-			tc, err = p.tcp.Connect(local, remote)
-			if err == nil {
-				c = newTCPConn(s, p, tc)
-			}
-		}) {
-			err = ErrClosed
+		m := &tcpConnectMsg{s: s, local: netip.AddrPortFrom(s.iface().addr, port), remote: remote}
+		if err = s.call(p, m); err == nil {
+			c = m.conn
 		}
 		if err != nil && !errors.Is(err, tcp.ErrAddrInUse) {
 			break
@@ -277,22 +383,25 @@ func (s *Stack) dialOn(ctx context.Context, t int, remote netip.AddrPort) (*TCPC
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(remote), Err: err}
 	}
 	for {
-		var st tcp.State
-		var cerr error
-		p.loop.Do(func() { st, cerr = c.c.State(), c.c.Err() })
-		if cerr != nil {
-			c.Close()
-			return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(remote), Err: cerr}
+		m := &tcpMsg{op: opState, c: c}
+		if err := s.call(p, m); err != nil {
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(remote), Err: err}
 		}
-		if st != tcp.StateSynSent {
+		if m.err != nil {
+			c.Close()
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(remote), Err: m.err}
+		}
+		if m.state != tcp.StateSynSent {
 			return c, nil
 		}
 		select {
 		case <-c.wwake:
 		case <-ctx.Done():
-			p.loop.Do(func() { c.c.Abort() })
 			c.closeOnce.Do(func() { close(c.closed) })
+			c.ctl(opAbort, false)
 			return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(remote), Err: ctx.Err()}
+		case <-p.loop.Exited():
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(remote), Err: ErrClosed}
 		}
 	}
 }
@@ -337,16 +446,7 @@ func (s *Stack) ListenTCP(addr netip.AddrPort, backlog int) (*TCPListener, error
 		closed:  make(chan struct{}),
 	}
 	for _, p := range s.threads {
-		var err error
-		p.loop.Do(func() {
-			var tl *tcp.Listener
-			tl, err = p.tcp.Listen(addr, backlog)
-			if err == nil {
-				l.ls[p.id] = tl
-				tl.SetNotify(func() { l.drain(p) })
-			}
-		})
-		if err != nil {
+		if err := s.call(p, &tcpListenMsg{l: l, backlog: backlog}); err != nil {
 			l.Close()
 			return nil, err
 		}
@@ -399,7 +499,7 @@ func (l *TCPListener) Close() error {
 		close(l.closed)
 		for _, p := range l.s.threads {
 			if tl := l.ls[p.id]; tl != nil {
-				p.loop.Do(func() { tl.Close() })
+				l.s.call(p, &tcpUnlistenMsg{tl: tl})
 			}
 		}
 		for {

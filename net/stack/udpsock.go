@@ -119,8 +119,10 @@ func (c *UDPConn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
 	}
 }
 
-// WriteToUDPAddrPort sends b to dst. The send is asynchronous (a posted
-// message to the owning thread), like lwkt_sendmsg for data.
+// WriteToUDPAddrPort sends b to dst. The send is asynchronous: a copy of
+// the datagram goes in a udpSendMsg to the thread owning the flow, whose
+// reply (nothing to report: output failures are counted as drops) goes to
+// the stack's sink port, like lwkt_sendmsg for data.
 func (c *UDPConn) WriteToUDPAddrPort(b []byte, dst netip.AddrPort) (int, error) {
 	select {
 	case <-c.closed:
@@ -138,12 +140,9 @@ func (c *UDPConn) WriteToUDPAddrPort(b []byte, dst netip.AddrPort) (int, error) 
 		// Bound before DHCP gave us an address: send from the current one.
 		src = netip.AddrPortFrom(c.s.iface().addr, src.Port())
 	}
-	d := udp.Build(src, dst, b)
-	p := c.s.threads[c.s.owner(src, dst)]
-	p.loop.Post(func() {
-		p.ctr.udpOut++
-		p.output(ipv4.ProtoUDP, src.Addr(), dst.Addr(), d, false)
-	})
+	m := &udpSendMsg{src: src, dst: dst, d: udp.Build(src, dst, b)}
+	m.Init(c.s.sink, 0)
+	c.s.post(c.s.threads[c.s.owner(src, dst)], m)
 	return len(b), nil
 }
 
