@@ -375,7 +375,7 @@ func (m *CrashModel) Line(line string) error {
 			return bad()
 		}
 		size, err := strconv.ParseInt(f[2], 10, 64)
-		if _, herr := hex.DecodeString(f[3]); err != nil || herr != nil || !m.InFlight[f[1]] {
+		if _, herr := hex.DecodeString(f[3]); err != nil || size < 0 || herr != nil || !m.InFlight[f[1]] {
 			return bad()
 		}
 		m.pending[f[1]] = CrashEntry{Present: true, Size: size, SHA256: f[3]}

@@ -66,6 +66,7 @@ func TestCrashModelRejects(t *testing.T) {
 		{"vfscrash: batch 2 touch /a"}, // batch 1 missing
 		{"vfscrash: batch 1 touch /a", "vfscrash: file /b 1 " + strings.Repeat("0", 64)}, // not touched
 		{"vfscrash: batch 1 touch /a", "vfscrash: file /a x " + strings.Repeat("0", 64)},
+		{"vfscrash: batch 1 touch /a", "vfscrash: file /a -1 " + strings.Repeat("0", 64)},
 		{"vfscrash: batch 1 touch /a", "vfscrash: synced 1"}, // report incomplete
 		{"vfscrash: bogus"},
 		{"vfscrash: synced"},
@@ -205,4 +206,22 @@ func TestCrashWorkloadExt2(t *testing.T) {
 			t.Logf("cut before write %d (console line %d): batch %d synced, %d paths checked, %d in flight", wn, line, m.Synced, len(m.Files), len(m.InFlight))
 		})
 	}
+}
+
+// FuzzCrashModel feeds arbitrary console text to the model (the host parses what a guest
+// printed): errors are fine, panics are not, and Check stays well-behaved on what it built.
+func FuzzCrashModel(f *testing.F) {
+	sum := strings.Repeat("ab", 32)
+	f.Add("vfscrash: start seed=1 dir=/crash\nvfscrash: batch 1 touch /crash/a /crash/b\nvfscrash: file /crash/a 3 " + sum + "\nvfscrash: gone /crash/b\nvfscrash: synced 1\n")
+	f.Add("vfscrash: batch 1 touch\nvfscrash: synced 1\nvfscrash: batch 2 touch /x\nvfscrash: file /x -1 " + sum + "\n")
+	f.Add("vfscrash: synced\nvfscrash: \nvfscrash: file\r\nnoise\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		m := NewCrashModel()
+		for _, l := range strings.Split(text, "\n") {
+			if m.Line(l) != nil {
+				break
+			}
+		}
+		m.Check(func(p string) ([]byte, error) { return []byte(p), nil })
+	})
 }
