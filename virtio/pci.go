@@ -285,8 +285,19 @@ func (p *PCI) SetDriverFeatures(f uint64) {
 	p.common.Write32(CommonDriverFeature, uint32(f>>32))
 }
 
-func (p *PCI) Status() uint8            { return p.common.Read8(CommonDeviceStatus) }
-func (p *PCI) SetStatus(s uint8)        { p.common.Write8(CommonDeviceStatus, s) }
+func (p *PCI) Status() uint8 { return p.common.Read8(CommonDeviceStatus) }
+
+// SetStatus writes device_status. A reset also unmaps the configuration
+// vector (QEMU's virtio_reset sets it to NO_VECTOR), so with MSI-X on the
+// first step after a reset (ACKNOWLEDGE, §3.1.1) maps it again; queue
+// vectors are mapped by SetQueue.
+func (p *PCI) SetStatus(s uint8) {
+	p.common.Write8(CommonDeviceStatus, s)
+	if s == StatusAcknowledge && p.msixVecs > 0 {
+		p.common.Write16(CommonMSIXConfig, 0)
+	}
+}
+
 func (p *PCI) ConfigGeneration() uint32 { return uint32(p.common.Read8(CommonConfigGeneration)) }
 func (p *PCI) NumQueues() int           { return int(p.common.Read16(CommonNumQueues)) }
 
@@ -359,6 +370,13 @@ func (p *PCI) AckInterrupt() uint32 { return uint32(p.isr.Read8(0)) }
 // With MSI-X on, the ISR is not used: the handler of a queue's vector
 // reaps that queue.
 func (p *PCI) EnableMSIX(msg func(vector int) (addr uint64, data uint32)) (int, error) {
+	return p.EnableMSIXVectors(0, msg)
+}
+
+// EnableMSIXVectors is EnableMSIX using at most max vectors (0: as many
+// as the table has), for boards with few vectors to spare; the entries
+// beyond stay masked, and queues share vectors 1..max-1.
+func (p *PCI) EnableMSIXVectors(max int, msg func(vector int) (addr uint64, data uint32)) (int, error) {
 	w, ok := p.dev.(PCIConfigWriter)
 	if !ok {
 		return 0, errors.New("virtio-pci: configuration space is read-only here")
@@ -375,6 +393,12 @@ func (p *PCI) EnableMSIX(msg func(vector int) (addr uint64, data uint32)) (int, 
 		return 0, fmt.Errorf("virtio-pci: MSI-X table BAR: %w", err)
 	}
 	t := window{r: bar, base: tbl &^ MSIXBIRMask, n: uint32(n * MSIXEntrySize)}
+	if max > 0 && max < n {
+		for v := max; v < n; v++ {
+			t.Write32(uint32(v*MSIXEntrySize)+12, 1)
+		}
+		n = max
+	}
 	for v := 0; v < n; v++ {
 		addr, data := msg(v)
 		e := uint32(v * MSIXEntrySize)

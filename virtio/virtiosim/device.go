@@ -181,7 +181,9 @@ func (d *Device) setStatus(s uint8) {
 		d.driverFeatures = 0
 		for _, q := range d.queues {
 			q.ready, q.vq = false, nil
+			q.vec = NoVector // as QEMU's virtio_reset does
 		}
+		d.configVec = NoVector
 		d.isr = 0
 		return
 	}
@@ -250,6 +252,14 @@ func (d *Device) SetMSIXHandler(f func(vector uint16)) {
 	d.mu.Lock()
 	d.msixHandler = f
 	d.mu.Unlock()
+}
+
+// ConfigVector is the MSI-X vector of configuration changes as the
+// driver mapped it (NoVector: none).
+func (d *Device) ConfigVector() uint16 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.configVec
 }
 
 // MSIXEntry returns table entry v as programmed by the driver.
