@@ -22,8 +22,8 @@ import (
 // through a reply-only port that wakes them.
 //
 // Filesystem code (ext2 over a VM object, memfs) takes Go locks and waits for disk I/O, so a
-// filesystem thread does not call it directly: it offloads each queued VOP to a helper
-// goroutine and sleeps in the scheduler until it is done (Thread.Offload), so the thread
+// filesystem thread does not call it directly: it hands each queued VOP to its own helper
+// goroutine and sleeps in the scheduler until it is done (sched.Helper), so the thread
 // blocks only through LWKT primitives and the other threads of its CPU keep running.
 type Port struct {
 	fs   Filesystem
@@ -49,6 +49,7 @@ type Port struct {
 type fsThread struct {
 	td     *sched.Thread
 	cpu    int
+	helper *sched.Helper // runs its VOPs while it sleeps
 	served atomic.Uint64 // queued VOPs it ran
 }
 
@@ -84,7 +85,7 @@ func newPort(fs Filesystem, sys *sched.System, threads int, name string) *Port {
 	p.queue.SetPut(p.put)
 	p.reply = sched.NewReplyPort(name+":reply", p.replied)
 	for i := 0; i < threads; i++ {
-		t := &fsThread{cpu: i % sys.NCPU()}
+		t := &fsThread{cpu: i % sys.NCPU(), helper: sched.NewHelper(sys)}
 		p.threads = append(p.threads, t)
 		opts := sched.ThreadOpts{Name: fmt.Sprintf("%s/%d", name, i), Prio: sched.PriKernel, Pinned: true}
 		t.td = sys.GoExternal(t.cpu, opts, func(td *sched.Thread) { p.serve(td, t) })
@@ -99,15 +100,16 @@ func (p *Port) System() *sched.System { return p.sys }
 // (td.DoMsg, c.SendMsg) once the message is initialised with Msg.Init.
 func (p *Port) SchedPort() *sched.Port { return p.queue }
 
-// serve is a filesystem thread: it takes the next queued VOP, runs it on a helper goroutine
-// while sleeping in the scheduler, and replies. A stop message ends it.
+// serve is a filesystem thread: it takes the next queued VOP, runs it on its helper
+// goroutine while sleeping in the scheduler, and replies. A stop message ends it.
 func (p *Port) serve(td *sched.Thread, t *fsThread) {
+	defer t.helper.Close()
 	for {
 		m := td.WaitPort(p.queue).(*Msg)
 		if m.stop {
 			return
 		}
-		td.Offload(func() { dispatch(p.fs, m) })
+		t.helper.Run(td, func() { dispatch(p.fs, m) })
 		t.served.Add(1)
 		td.ReplyMsg(m, nil) // the VOP's own error is in m.Err
 	}
