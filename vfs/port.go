@@ -43,6 +43,8 @@ type Port struct {
 	// Counters (slow paths), for the status page.
 	FastPath atomic.Uint64 // messages completed in the sender's context
 	Queued   atomic.Uint64 // messages handed to the filesystem threads
+	// The same by sender: index i for LWKT threads on CPU i, NCPU for goroutines.
+	fastBy, queuedBy []atomic.Uint64
 }
 
 // fsThread is one filesystem thread of a port.
@@ -79,6 +81,8 @@ func newPort(fs Filesystem, sys *sched.System, threads int, name string) *Port {
 		threads = sys.NCPU()
 	}
 	p := &Port{fs: fs, name: name, sys: sys}
+	p.fastBy = make([]atomic.Uint64, sys.NCPU()+1)
+	p.queuedBy = make([]atomic.Uint64, sys.NCPU()+1)
 	p.fast, _ = fs.(FastPather)
 	p.try, _ = fs.(TryFaster)
 	p.queue = sys.NewSpinPort(name)
@@ -122,12 +126,18 @@ func (p *Port) put(c *sched.CPU, sp *sched.Port, sm sched.Message) error {
 	if !ok {
 		panic(fmt.Sprintf("vfs: port %s: message %T is not a *vfs.Msg", p.name, sm))
 	}
-	if !m.tried && !m.stop && p.runFast(m) {
-		return nil
+	if m.stop {
+		return sp.Queue(c, m)
 	}
-	if !m.stop {
-		p.Queued.Add(1)
+	sender := p.sys.NCPU() // a goroutine's message, entering through SendMsgExternal
+	if !m.tried {
+		sender = c.ID()
+		if p.runFast(m, sender) {
+			return nil
+		}
 	}
+	p.Queued.Add(1)
+	p.queuedBy[sender].Add(1)
 	return sp.Queue(c, m)
 }
 
@@ -150,18 +160,17 @@ func (p *Port) replied(_ *sched.CPU, _ *sched.Port, sm sched.Message) {
 }
 
 // runFast completes m in the caller's context if the filesystem says it cannot block, or if
-// its opportunistic attempt succeeds without blocking.
-func (p *Port) runFast(m *Msg) bool {
+// its opportunistic attempt succeeds without blocking. sender indexes the per-sender
+// counters.
+func (p *Port) runFast(m *Msg, sender int) bool {
 	if p.fast != nil && p.fast.CanFastPath(m) {
-		p.FastPath.Add(1)
 		dispatch(p.fs, m)
-		return true
+	} else if p.try == nil || !p.try.TryFastPath(m) {
+		return false
 	}
-	if p.try != nil && p.try.TryFastPath(m) {
-		p.FastPath.Add(1)
-		return true
-	}
-	return false
+	p.FastPath.Add(1)
+	p.fastBy[sender].Add(1)
+	return true
 }
 
 // sendExternal queues m (whose fast path the caller already tried) from outside the system.
@@ -185,7 +194,7 @@ func (p *Port) DoMsg(m *Msg) error {
 		m.Err = EBADF
 		return m.Err
 	}
-	if p.runFast(m) {
+	if p.runFast(m, p.sys.NCPU()) {
 		return m.Err
 	}
 	done := make(chan struct{})
@@ -225,7 +234,7 @@ func (p *Port) SendMsg(m *Msg, reply chan<- *Msg) {
 	switch {
 	case p.closed.Load():
 		m.Err = EBADF
-	case p.runFast(m):
+	case p.runFast(m, p.sys.NCPU()):
 	case p.sendExternal(m):
 		return // queued: replied delivers it
 	default:
@@ -259,7 +268,10 @@ type PortStats struct {
 	Name     string
 	FastPath uint64 // VOPs completed in the sender's context
 	Queued   uint64 // VOPs handed to the filesystem threads
-	Threads  []ThreadStats
+	// By sender: element i counts VOPs sent by LWKT threads on CPU i, the last element
+	// those sent by goroutines (the application API).
+	FastPathBy, QueuedBy []uint64
+	Threads              []ThreadStats
 }
 
 // ThreadStats are one filesystem thread's counters.
@@ -272,6 +284,10 @@ type ThreadStats struct {
 // Stats returns the port's counters.
 func (p *Port) Stats() PortStats {
 	s := PortStats{Name: p.name, FastPath: p.FastPath.Load(), Queued: p.Queued.Load()}
+	for i := range p.fastBy {
+		s.FastPathBy = append(s.FastPathBy, p.fastBy[i].Load())
+		s.QueuedBy = append(s.QueuedBy, p.queuedBy[i].Load())
+	}
 	for _, t := range p.threads {
 		s.Threads = append(s.Threads, ThreadStats{Name: t.td.Name(), CPU: t.cpu, Served: t.served.Load()})
 	}
@@ -281,6 +297,13 @@ func (p *Port) Stats() PortStats {
 // String formats the counters on one line per thread.
 func (s PortStats) String() string {
 	out := fmt.Sprintf("%s: %d sync, %d queued\n", s.Name, s.FastPath, s.Queued)
+	for i := range s.FastPathBy {
+		who := fmt.Sprintf("cpu%d threads", i)
+		if i == len(s.FastPathBy)-1 {
+			who = "goroutines"
+		}
+		out += fmt.Sprintf("  from %s: %d sync, %d queued\n", who, s.FastPathBy[i], s.QueuedBy[i])
+	}
 	for _, t := range s.Threads {
 		out += fmt.Sprintf("  %s cpu%d served %d\n", t.Name, t.CPU, t.Served)
 	}

@@ -55,6 +55,14 @@ func TestPortLWKTSenders(t *testing.T) {
 	if got := after.Queued - before.Queued; got != 10 {
 		t.Errorf("queued %d, want 10 reads", got)
 	}
+	for cpu := 0; cpu < 2; cpu++ {
+		if f, q := after.FastPathBy[cpu]-before.FastPathBy[cpu], after.QueuedBy[cpu]-before.QueuedBy[cpu]; f != 1 || q != 5 {
+			t.Errorf("from cpu%d threads: %d sync, %d queued; want 1, 5", cpu, f, q)
+		}
+	}
+	if g := after.QueuedBy[2] - before.QueuedBy[2]; g != 0 {
+		t.Errorf("%d queued from goroutines while only threads sent", g)
+	}
 	var served uint64
 	for i, th := range after.Threads {
 		served += th.Served - before.Threads[i].Served
