@@ -27,8 +27,10 @@
 #                         and exec'd, so it runs as PID 1: end it with
 #                         "poweroff -f" or an exec that never returns.
 #
-# What /init does first: mounts /proc, /sys and /dev (devtmpfs); every
-# busybox applet is linked in /bin, so scripts call them by name. A module
+# What /init does first: mounts /proc, /sys and /dev (devtmpfs) and points
+# its standard streams at /dev/console (the serial port with
+# console=ttyS0); every busybox applet is linked in /bin, so scripts call
+# them by name. A module
 # that fails to load is reported on the console as "linux: insmod NAME
 # failed" and the boot goes on.
 #
@@ -169,7 +171,7 @@ if [ -n "$init_file" ]; then
 	cp "$init_file" initrd/etc/init.sh
 else
 	cat > initrd/etc/init.sh <<'READY'
-echo "linux: ready uptime=$(cut -d' ' -f1 /proc/uptime)" > /dev/console
+echo "linux: ready uptime=$(cut -d' ' -f1 /proc/uptime)"
 poweroff -f
 READY
 fi
@@ -180,9 +182,12 @@ cat > initrd/init <<'INIT'
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev 2>/dev/null
+mount -t devtmpfs dev /dev
+# The kernel found no /dev/console in the archive before devtmpfs was
+# mounted, so init has no standard streams until now.
+[ -c /dev/console ] && exec </dev/console >/dev/console 2>&1
 for m in $(cat /etc/modules); do
-	insmod /lib/modules/$m.ko || echo "linux: insmod $m failed" > /dev/console
+	insmod /lib/modules/$m.ko || echo "linux: insmod $m failed"
 done
 exec sh /etc/init.sh
 INIT
