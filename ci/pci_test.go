@@ -3,6 +3,7 @@ package ci
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -21,7 +22,8 @@ import (
 // the PVH option ROM starts the kernel) with a virtio-net-pci and a
 // virtio-blk-pci device, both modern-only. From the host it fetches every
 // file of an ext2 disk made by mke2fs -d and compares digests, PUTs a
-// file, and presses the power button (ACPI's fixed power button on q35).
+// file, checks both devices interrupt through MSI-X, and presses the
+// power button (ACPI's fixed power button on q35).
 // After QEMU exits the image must be clean and hold the file.
 func TestBootPCI(t *testing.T) {
 	for _, tool := range []string{"mke2fs", "e2fsck", "debugfs"} {
@@ -79,6 +81,36 @@ func TestBootPCI(t *testing.T) {
 			t.Errorf("GET /%s: status %d, %d bytes of %d, err %v", name, resp.StatusCode, len(got), len(want), err)
 		}
 	}
+	// Both functions run on MSI-X: their queue vectors (GSI -1: no I/O
+	// APIC input) have fired.
+	resp, err := client.Get(base + "/status.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Kernel struct {
+			IRQs []struct {
+				Name  string `json:"name"`
+				GSI   int    `json:"gsi"`
+				Count uint64 `json:"count"`
+			} `json:"irqs"`
+		} `json:"kernel"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("status.json: %v", err)
+	}
+	msix := map[string]uint64{}
+	for _, q := range st.Kernel.IRQs {
+		if dev, _, ok := strings.Cut(q.Name, ":q"); ok && q.GSI == -1 {
+			msix[dev] += q.Count
+		}
+	}
+	if msix["vda"] == 0 || msix["vtnet0"] == 0 {
+		t.Errorf("MSI-X queue interrupts per device %v; irqs %+v", msix, st.Kernel.IRQs)
+	}
+
 	put := bytes.Repeat([]byte("written over virtio-blk-pci\n"), 30000)
 	req, _ := http.NewRequest("PUT", base+"/up/put.txt", bytes.NewReader(put))
 	if resp, err := client.Do(req); err != nil || resp.StatusCode != http.StatusCreated {

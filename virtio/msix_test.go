@@ -42,6 +42,9 @@ func TestMSIXVectorLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if n, err := tr.MSIXTableSize(); n != 5 || err != nil {
+		t.Fatalf("table size %d, %v", n, err)
+	}
 	n, err := tr.EnableMSIXVectors(2, func(v int) (uint64, uint32) { return 0xfee00000, uint32(0x50 + v) })
 	if err != nil || n != 2 {
 		t.Fatalf("EnableMSIXVectors(2): %d, %v", n, err)

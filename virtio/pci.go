@@ -418,6 +418,16 @@ func (p *PCI) EnableMSIXVectors(max int, msg func(vector int) (addr uint64, data
 	return n, nil
 }
 
+// MSIXTableSize returns the number of entries in the function's MSI-X
+// table (0 with an error when it has no MSI-X capability).
+func (p *PCI) MSIXTableSize() (int, error) {
+	pos, err := findPCICap(p.dev, PCICapMSIX)
+	if err != nil {
+		return 0, err
+	}
+	return int(p.dev.ConfigRead16(pos+MSIXMsgCtl)&MSIXCtlSizeMask) + 1, nil
+}
+
 // QueueVector returns the MSI-X vector of queue q (meaningful after
 // EnableMSIX).
 func (p *PCI) QueueVector(q int) int {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"damselfly/blk"
 	"damselfly/board/microvm"
@@ -112,15 +113,25 @@ func openPCIDisk(name string, first int) (*blk.Disk, int, error) {
 		if err != nil {
 			return nil, n, fmt.Errorf("%s: virtio-blk-pci: %w", name, err)
 		}
+		route, werr := wireMSIX(name, tr)
 		drv, err := vblk.New(tr, virtio.IdentityDMA{}, vblk.Options{Name: name, Queues: runtime.GOMAXPROCS(0)})
 		if err != nil {
 			return nil, n, fmt.Errorf("%s: virtio-blk-pci %v: %w", name, v.Fn.BDF, err)
 		}
-		d := blk.NewDisk(drv, blk.Config{Pool: vm.NewPool(diskPoolPages), PollInterval: diskPollInterval})
+		cfg := blk.Config{Pool: vm.NewPool(diskPoolPages), PollInterval: diskPollInterval}
+		mode := "polling"
+		if werr != nil {
+			kernel.Klog.Warnf("%v: polling the device instead", werr)
+		} else {
+			route.attach(drv.InterruptQueue, drv.Interrupt)
+			cfg.PollInterval = rescuePollInterval
+			mode = fmt.Sprintf("%d MSI-X vectors", route.vectors)
+		}
+		d := blk.NewDisk(drv, cfg)
 		openedMu.Lock()
 		opened[name] = d
 		openedMu.Unlock()
-		kernel.Klog.Infof("%s: virtio-blk-pci %v, %d bytes, polling", name, v.Fn.BDF, drv.Size())
+		kernel.Klog.Infof("%s: virtio-blk-pci %v, %d bytes, %d queues, %s", name, v.Fn.BDF, drv.Size(), drv.NumQueues(), mode)
 		return d, n, nil
 	}
 	return nil, n, nil
@@ -137,6 +148,7 @@ func startPCINet(ncpu int) (*vnet.Device, error) {
 		if err != nil {
 			return nil, fmt.Errorf("virtio-net-pci: %w", err)
 		}
+		route, werr := wireMSIX("vtnet0", tr)
 		kicks := make([]chan struct{}, ncpu)
 		for i := range kicks {
 			kicks[i] = make(chan struct{}, 1)
@@ -151,11 +163,114 @@ func startPCINet(ncpu int) (*vnet.Device, error) {
 		if err != nil {
 			return nil, fmt.Errorf("virtio-net-pci %v: %w", v.Fn.BDF, err)
 		}
-		for q := 0; q < d.NumQueues(); q++ {
-			go pollQueue(d, q, kicks[q%len(kicks)], netPollInterval)
+		interval, mode := netPollInterval, "polling"
+		if werr != nil {
+			kernel.Klog.Warnf("%v: polling the device instead", werr)
+		} else {
+			// virtqueue 2i receives and 2i+1 transmits for pair i; the
+			// control queue after them is polled by its commands.
+			pairs := d.NumQueues()
+			route.attach(func(q int) {
+				if q < 2*pairs {
+					d.QueueInterrupt(q / 2)
+				}
+			}, d.Interrupt)
+			interval, mode = rescuePollInterval, fmt.Sprintf("%d MSI-X vectors", route.vectors)
 		}
-		kernel.Klog.Infof("vtnet0: virtio-net-pci %v, %d queue pairs, polling", v.Fn.BDF, d.NumQueues())
+		for q := 0; q < d.NumQueues(); q++ {
+			go pollQueue(d, q, kicks[q%len(kicks)], interval)
+		}
+		kernel.Klog.Infof("vtnet0: virtio-net-pci %v, %d queue pairs, %s", v.Fn.BDF, d.NumQueues(), mode)
 		return d, nil
 	}
 	return nil, nil
+}
+
+// maxMSIXVectors bounds the vectors one function takes from the board's
+// table (microvm.AllocIRQ has 32 for every device of the machine): the
+// configuration vector and up to four for the queues, which share them
+// round-robin.
+const maxMSIXVectors = 5
+
+// msixRoute is one function's MSI-X vectors and the driver handlers they
+// call. The vectors are programmed before the driver exists (it sets up
+// its queues in its constructor, and each queue's vector must be mapped
+// by then, §4.1.5.1.2), so the handlers reach the driver through pointers
+// attach sets once; a message before that is dropped, and the driver's
+// rescue poll picks up the work.
+type msixRoute struct {
+	vectors int
+	byVec   [][]int // virtqueues served by each vector
+	queue   atomic.Pointer[func(q int)]
+	config  atomic.Pointer[func()]
+}
+
+// wireMSIX allocates vectors for tr's MSI-X table and enables it. On
+// error the function stays on INTx, which this kernel does not route (it
+// would take the ACPI _PRT), and the caller polls.
+func wireMSIX(name string, tr *virtio.PCI) (*msixRoute, error) {
+	n, err := tr.MSIXTableSize()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	n = min(n, 1+tr.NumQueues(), maxMSIXVectors)
+	r := &msixRoute{}
+	var irqs []*microvm.IRQ
+	for v := 0; v < n; v++ {
+		label := fmt.Sprintf("%s:q%d", name, v)
+		if v == 0 {
+			label = name + ":config"
+		}
+		q, err := microvm.AllocIRQ(label, func() { r.fire(v) })
+		if err != nil {
+			if v == 0 {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			break // fewer vectors, shared by more queues
+		}
+		irqs = append(irqs, q)
+	}
+	got, err := tr.EnableMSIXVectors(len(irqs), func(v int) (uint64, uint32) {
+		return irqs[v].MSIAddress(), irqs[v].MSIData()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	r.vectors = got
+	r.byVec = make([][]int, got)
+	for q := 0; q < tr.NumQueues(); q++ {
+		if v := tr.QueueVector(q); v < got {
+			r.byVec[v] = append(r.byVec[v], q)
+		}
+	}
+	kernel.Klog.Infof("irq: %s: MSI-X vectors %#x..%#x", name, irqs[0].Vector, irqs[got-1].Vector)
+	return r, nil
+}
+
+// attach installs the driver's handlers: queue(q) reaps virtqueue q,
+// config reads the interrupt status (and with a single vector reaps
+// everything).
+func (r *msixRoute) attach(queue func(q int), config func()) {
+	r.queue.Store(&queue)
+	r.config.Store(&config)
+}
+
+// fire runs on the interrupt dispatcher for vector v. Until attach ran it
+// does nothing: vectors and byVec are published by attach's stores.
+func (r *msixRoute) fire(v int) {
+	queue, config := r.queue.Load(), r.config.Load()
+	if queue == nil || config == nil {
+		return
+	}
+	if v == 0 || r.vectors == 1 {
+		(*config)()
+		if r.vectors == 1 {
+			return
+		}
+	}
+	if v < len(r.byVec) {
+		for _, q := range r.byVec[v] {
+			(*queue)(q)
+		}
+	}
 }
