@@ -37,11 +37,11 @@ type offload struct {
 	ol   link.Offloader
 	caps link.Offloads
 
-	txCsum      atomic.Uint64 // frames sent with a partial checksum (GSO frames included)
-	txGSO       atomic.Uint64 // GSO frames sent
+	txCsum      atomic.Uint64 // frames the link took with a partial checksum (GSO frames included)
+	txGSO       atomic.Uint64 // GSO frames the link took
 	txGSOSegs   atomic.Uint64 // segments those frames carry
 	txSoftware  atomic.Uint64 // requests finished in software (next hop unresolved)
-	txErrors    atomic.Uint64 // SendOffload or software finishing failed
+	txErrors    atomic.Uint64 // SendOffload failed (ring full, refused) or software finishing failed
 	rxValidated atomic.Uint64 // TCP/UDP datagrams whose checksum the device verified
 }
 
@@ -50,12 +50,13 @@ type offload struct {
 type OffloadStats struct {
 	// Csum and TSO say what the link offers.
 	Csum, TSO bool
-	// TxCsumFrames: frames handed over with a partial checksum, GSO
+	// TxCsumFrames: frames the link took with a partial checksum, GSO
 	// frames included; TxGSOFrames those that also asked for TSO, and
 	// TxGSOSegments the wire segments they carry.
 	TxCsumFrames, TxGSOFrames, TxGSOSegments uint64
 	// TxSoftware: requests finished in software because the next hop
-	// was not resolved; TxErrors: requests the link refused.
+	// was not resolved; TxErrors: frames the link did not take (a full
+	// ring, a refused request); TCP retransmits them.
 	TxSoftware, TxErrors uint64
 	// RxValidated: TCP and UDP datagrams whose checksum the device had
 	// verified, so the stack skipped it.
@@ -132,15 +133,16 @@ func (p *proto) outputTCPOffload(src, dst netip.Addr, seg []byte, gso int) {
 	ether.Encode(buf, mac, p.s.mac, ether.TypeIPv4)
 	p.ctr.framesOut++
 	p.ctr.bytesOut += uint64(n)
+	if err := p.off.ol.SendOffload(buf, o); err != nil {
+		p.off.txErrors.Add(1)
+		p.ctr.drops[dropLinkError]++
+		return
+	}
 	p.off.txCsum.Add(1)
 	if gso > 0 {
 		pl := len(seg) - tcp.Header(seg).DataOffset()
 		p.off.txGSO.Add(1)
 		p.off.txGSOSegs.Add(uint64((pl + gso - 1) / gso))
-	}
-	if err := p.off.ol.SendOffload(buf, o); err != nil {
-		p.off.txErrors.Add(1)
-		p.ctr.drops[dropLinkError]++
 	}
 }
 

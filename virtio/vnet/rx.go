@@ -49,6 +49,7 @@ func newRxq(d *Device, q *virtio.Queue, c *irqCtl, bufSize int) *rxq {
 			bufSize:   bufSize,
 			copyBreak: d.copyBreak,
 			guestTSO:  d.features&FeatureGuestTSO4 != 0,
+			guestCsum: d.features&FeatureGuestCsum != 0,
 		}}
 }
 
@@ -76,9 +77,11 @@ type assembler struct {
 	hdrLen   int
 	mrg      bool
 	guestTSO bool
-	maxFrame int // longest frame at all (64 KiB with GUEST_TSO4)
-	maxPlain int // longest frame without GSO (the link's MTU)
-	bufSize  int
+	// guestCsum: GUEST_CSUM negotiated, so DATA_VALID may be believed.
+	guestCsum bool
+	maxFrame  int // longest frame at all (64 KiB with GUEST_TSO4)
+	maxPlain  int // longest frame without GSO (the link's MTU)
+	bufSize   int
 	// copyBreak: one-buffer frames up to this length are copied out.
 	copyBreak int
 
@@ -241,5 +244,9 @@ func (a *assembler) finish(h Header, data []byte, st *queueStats) (f rxFrame, ok
 		f.rss = link.RSS{Hash: h.HashValue(), Valid: true}
 		st.rxHashed.Add(1)
 	}
+	// The stack may skip its checksum pass: the device validated the
+	// frame (DATA_VALID, honoured only with GUEST_CSUM, §5.1.6.4.1), or
+	// the checksum was just computed here over the bytes as they came.
+	f.rss.ChecksumValid = fl&HdrFNeedsCsum != 0 || a.guestCsum && fl&HdrFDataValid != 0
 	return f, true
 }

@@ -106,14 +106,28 @@ func (t *txq) buf(n int) *txBuf {
 }
 
 // send is Send on this pair.
-func (p *pair) send(frame []byte) error {
+func (p *pair) send(frame []byte) error { return p.sendCopy(frame, Offload{}) }
+
+// sendCopy copies the header and frame into one recycled buffer, with
+// the header asking for o (SendOffload; Send asks for nothing).
+func (p *pair) sendCopy(frame []byte, o Offload) error {
 	d := p.d
 	if d.closed.Load() {
 		return fmt.Errorf("vnet: %s: %w", d.name, link.ErrClosed)
 	}
-	if len(frame) > d.maxTx {
+	limit := d.maxTx
+	if o.GSOSize > 0 {
+		limit = ethHeaderLen + vlanTagLen + maxIPPacket
+	}
+	if len(frame) > limit {
 		p.st.drop(DropTxTooLong)
-		return fmt.Errorf("vnet: %s: frame of %d bytes exceeds %d", d.name, len(frame), d.maxTx)
+		return fmt.Errorf("vnet: %s: frame of %d bytes exceeds %d", d.name, len(frame), limit)
+	}
+	if o != (Offload{}) {
+		if err := d.checkOffload(o, len(frame)); err != nil {
+			p.st.drop(DropTxBadOffload)
+			return err
+		}
 	}
 	t := p.tx
 	t.mu.Lock()
@@ -125,9 +139,25 @@ func (p *pair) send(frame []byte) error {
 		return fmt.Errorf("vnet: %s: queue %d: %w", d.name, p.index, t.dead)
 	}
 	tb := t.buf(d.hdrLen + len(frame))
-	clear(tb.b[:d.hdrLen]) // no offload: flags 0, GSO_NONE
+	o.put(Header(tb.b[:d.hdrLen])) // no offload: flags 0, GSO_NONE
 	copy(tb.b[d.hdrLen:], frame)
-	return p.post(tb, [][]byte{tb.b}, len(frame), false)
+	return p.post(tb, [][]byte{tb.b}, len(frame), o.GSOSize > 0)
+}
+
+// put writes o into a transmit header (all of it: the buffer is
+// recycled).
+func (o Offload) put(h Header) {
+	clear(h)
+	if o.Csum {
+		h.SetFlags(HdrFNeedsCsum)
+		h.SetCsumStart(o.CsumStart)
+		h.SetCsumOffset(o.CsumOffset)
+	}
+	if o.GSOSize > 0 {
+		h.SetGSOType(GSOTCPv4)
+		h.SetGSOSize(o.GSOSize)
+		h.SetHdrLen(o.HdrLen)
+	}
 }
 
 // post adds a chain and kicks; t.mu held.
@@ -189,18 +219,7 @@ func (p *pair) sendSG(bufs [][]byte, o Offload, done func()) error {
 		return fmt.Errorf("vnet: %s: queue %d: %w", d.name, p.index, t.dead)
 	}
 	tb := t.buf(d.hdrLen)
-	h := Header(tb.b)
-	clear(h)
-	if o.Csum {
-		h.SetFlags(HdrFNeedsCsum)
-		h.SetCsumStart(o.CsumStart)
-		h.SetCsumOffset(o.CsumOffset)
-	}
-	if o.GSOSize > 0 {
-		h.SetGSOType(GSOTCPv4)
-		h.SetGSOSize(o.GSOSize)
-		h.SetHdrLen(o.HdrLen)
-	}
+	o.put(Header(tb.b))
 	tb.done = done
 	if done != nil {
 		if t.sgOut.Add(1) == 1 {

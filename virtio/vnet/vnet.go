@@ -394,14 +394,17 @@ func (d *Device) SetQueueReceiver(r QueueReceiver) {
 // flow hashes to (the pair whose receive queue RSS uses for the reply), so
 // one connection's frames stay in order on one ring and a CPU sending for
 // the connections it owns uses its own ring.
-func (d *Device) Send(frame []byte) error {
+func (d *Device) Send(frame []byte) error { return d.txPair(frame).send(frame) }
+
+// txPair is the queue pair a frame's flow hashes to.
+func (d *Device) txPair(frame []byte) *pair {
 	p := d.pairs[0]
 	if len(d.pairs) > 1 {
 		if s, dst, sp, dp, ok := frameFlow(frame); ok {
 			p = d.pairs[queueOfHash(d.txHash.hash4(s, dst, sp, dp), rssTableLen, len(d.pairs))]
 		}
 	}
-	return p.send(frame)
+	return p
 }
 
 // Close stops the pollers and resets the device; Send fails afterwards.
