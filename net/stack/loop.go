@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"errors"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -83,9 +82,6 @@ type Loop struct {
 
 type kickMsg struct{ sched.Msg }
 
-// errStopped is the reply to messages a stopping thread did not serve.
-var errStopped = errors.New("protocol thread stopped")
-
 // start makes the thread of protocol thread id on f's system. serve
 // handles one message on the thread (or, on the fast path, in a caller
 // on the same CPU); it returns the reply or sched.EASYNC if it keeps the
@@ -128,8 +124,9 @@ func (l *Loop) wake() {
 	}
 }
 
-// Stop ends the thread at its next turn: queued packets are dropped and
-// queued messages are replied with errStopped. Safe from any goroutine.
+// Stop ends the thread before it serves another message: queued packets
+// are dropped and queued messages are replied with ErrClosed. Safe from
+// any goroutine.
 func (l *Loop) Stop() {
 	l.stopping.Store(true)
 	l.in.Stop()
@@ -190,8 +187,14 @@ func (l *Loop) run(td *sched.Thread) {
 	var m sched.Message
 	for {
 		l.busy = true
-		for ; m != nil; m = td.GetMsg(l.port) {
+		for m != nil {
+			if l.stopping.Load() {
+				l.refuse(c, m)
+				l.drain(td)
+				return
+			}
 			l.handle(c, m)
+			m = td.GetMsg(l.port)
 		}
 		if l.stopping.Load() || l.in.run(&l.items) {
 			l.drain(td)
@@ -244,14 +247,21 @@ func (l *Loop) flushTurnEnd(c *sched.CPU) {
 }
 
 // drain answers every message still queued when the thread stops.
+// Messages that arrive after it has exited get no reply: callers outside
+// the system stop waiting when Exited is closed.
 func (l *Loop) drain(td *sched.Thread) {
 	c := td.CPU()
 	for m := td.GetMsg(l.port); m != nil; m = td.GetMsg(l.port) {
-		if m == sched.Message(&l.kick) {
-			c.ReplyMsg(m, nil)
-			continue
-		}
-		c.ReplyMsg(m, errStopped)
+		l.refuse(c, m)
 	}
 	l.flushTurnEnd(c)
+}
+
+// refuse answers a message the stopping thread will not serve.
+func (l *Loop) refuse(c *sched.CPU, m sched.Message) {
+	if m == sched.Message(&l.kick) {
+		c.ReplyMsg(m, nil)
+		return
+	}
+	c.ReplyMsg(m, ErrClosed)
 }
