@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -148,6 +150,7 @@ func TestBootVFS(t *testing.T) {
 			if !strings.Contains(out, "selftest vfs: ok") || res.Status != qemu.StatusSuccess {
 				t.Fatalf("self-test did not pass (status %d)", res.Status)
 			}
+			checkPortStats(t, out)
 			if out, err := exec.Command("e2fsck", "-fn", img).CombinedOutput(); err != nil {
 				t.Fatalf("e2fsck -fn: %v\n%s", err, out)
 			}
@@ -174,6 +177,34 @@ func TestBootVFS(t *testing.T) {
 				t.Fatalf("tree after selftest=vfs differs:\n%s", strings.Join(diffs, "\n"))
 			}
 		})
+	}
+}
+
+var (
+	portRE       = regexp.MustCompile(`(?m)^vfs:/: (\d+) sync, (\d+) queued\r?$`)
+	portThreadRE = regexp.MustCompile(`(?m)^  vfs:/\/\d+ cpu(\d+) served (\d+)\r?$`)
+)
+
+// checkPortStats reads the root port's counters the vfs self-test prints:
+// VOPs completed in the sender and VOPs queued, and every filesystem thread
+// (LWKT, one per CPU) with the queued VOPs it served, which must add up.
+func checkPortStats(t *testing.T, console string) {
+	t.Helper()
+	m := portRE.FindStringSubmatch(console)
+	if m == nil {
+		t.Fatal("no root port counters on the console")
+	}
+	sync, _ := strconv.Atoi(m[1])
+	queued, _ := strconv.Atoi(m[2])
+	threads := portThreadRE.FindAllStringSubmatch(console, -1)
+	served := 0
+	for _, th := range threads {
+		n, _ := strconv.Atoi(th[2])
+		served += n
+	}
+	t.Logf("root port: %d VOPs completed in the sender, %d queued, %d filesystem threads served %d", sync, queued, len(threads), served)
+	if sync == 0 || queued == 0 || len(threads) != 2 || served != queued {
+		t.Fatalf("want both paths used and 2 threads (-smp 2) serving every queued VOP")
 	}
 }
 
