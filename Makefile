@@ -118,5 +118,16 @@ $(BENCH_DIR)/disk.img: $(wildcard qemu/bench/site/*)
 bench-go:
 	$(GO) test -run='^$$' -bench=. -benchtime=200ms ./sched/ ./ipi/ ./net/... ./vm/ ./blk/ ./vfs/...
 
+# make bench-storage: the block and file workloads in Damselfly (selftest=blkbench,
+# selftest=fsbench) and in the Debian cloud-kernel guest (qemu/linuxguest/storagebench),
+# alternately, same QEMU, fresh 1 GiB disks; table in build/bench/storage.md
+# (BENCH_RUNS runs each, default 3, shared with make bench). Needs apt access for the
+# Debian packages.
+.PHONY: bench-storage
+bench-storage: deps $(KERNEL)
+	DAMSELFLY_BENCH=1 DAMSELFLY_BENCH_RUNS=$(BENCH_RUNS) DAMSELFLY_BENCH_OUT=$(BUILD)/bench/storage.md \
+	  DAMSELFLY_REQUIRE_QEMU=1 DAMSELFLY_KERNEL=$(KERNEL) \
+	  $(GO) test -count=1 -timeout 120m -v -run '^TestStorageBench$$' ./ci/
+
 clean:
 	rm -rf $(BUILD)
