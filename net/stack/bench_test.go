@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"damselfly/net/link"
+	"damselfly/sched"
 )
 
 // benchPair is a clean in-memory link between two stacks with n threads.
@@ -152,4 +153,63 @@ func BenchmarkHTTPRequest(b *testing.B) {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
+}
+
+// Socket-call cost on an idle stack: one control call (a stats snapshot
+// of thread 0) per op, by each way a caller reaches a protocol thread.
+func BenchmarkSocketCall(b *testing.B) {
+	sys := sched.NewSystem(2, sched.Options{})
+	sys.Start()
+	defer sys.Stop()
+	pipe := link.NewPipe(link.PipeConfig{})
+	s, err := New(Config{Link: pipe.A, Addr: addrA, Threads: 2, Loops: SchedLoops(sys)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		s.Close()
+		for _, p := range s.threads {
+			<-p.loop.Exited()
+		}
+	}()
+	p := s.threads[0] // on CPU 0
+	// A goroutine: SendMsgExternal, reply to a port with a waiter.
+	b.Run("goroutine", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if err := s.call(p, &barrierlessMsg{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// LWKT threads: td.DoMsg from the protocol thread's CPU (served in
+	// the caller) and from the other CPU (queued, IPI both ways).
+	for _, tc := range []struct {
+		name string
+		cpu  int
+	}{{"thread-same-cpu", 0}, {"thread-other-cpu", 1}} {
+		b.Run(tc.name, func(b *testing.B) {
+			sys.Run(tc.cpu, sched.ThreadOpts{Name: "bench", Prio: sched.PriUser}, func(td *sched.Thread) {
+				m := &barrierlessMsg{}
+				m.Init(nil, 0)
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if err := td.DoMsg(p.loop.Port(), m); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// barrierlessMsg is the cheapest socket message: it reads one counter.
+type barrierlessMsg struct {
+	sched.Msg
+	n uint64
+}
+
+func (m *barrierlessMsg) serve(p *proto, c *sched.CPU) error {
+	m.n = p.ctr.framesIn
+	return nil
 }

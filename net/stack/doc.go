@@ -6,15 +6,19 @@
 //
 // Threads and their rules:
 //   - Each thread (proto) owns a tcp.Stack, an ARP cache replica, an IPv4
-//     reassembler and its counters, and runs on a Loop: a single-owner
-//     event loop fed through an inbox of functions and one timer.
+//     reassembler and its counters. It is an LWKT thread (damselfly/sched)
+//     pinned to CPU i mod NCPU at soft-interrupt priority, on the kernel's
+//     system (SchedLoops) or, on the host, on a system of the stack's own
+//     with one CPU per thread up to the real CPUs. It waits on its port.
 //   - Received frames are steered before any protocol work: by the
 //     device's RSS hash if it has one (the queue the NIC chose), otherwise
 //     by the Partition over the frame's 4-tuple (software steering, as an
 //     RPS-style dispatcher would). A packet that reaches a thread that does
 //     not own it (an RSS queue disagreeing with netpart=ports, reassembled
 //     fragments, ICMP errors about a connection) is handed to the owner and
-//     counted as a cross-thread hop.
+//     counted as a cross-thread hop. Frames and hand-offs travel on the
+//     packet path (Loop.Post: a batch inbox whose first entry kicks the
+//     thread's port).
 //   - A listening socket is entered into every thread's tcp.Stack; each
 //     thread completes the handshakes that land on it.
 //   - An outgoing connection picks a local port that makes the 4-tuple
@@ -22,7 +26,11 @@
 //   - ARP caches are replicated per thread (DragonFly keeps per-CPU ARP
 //     state too): ARP frames go to every thread, and only thread 0 answers
 //     requests.
-//   - Callers outside the threads (user goroutines) talk to a thread with
-//     Loop.Do for control calls and reads and writes (lwkt_domsg) and
-//     Loop.Post for asynchronous sends (lwkt_sendmsg).
+//   - Socket calls are typed messages on the owning thread's port
+//     (sockmsg.go): control calls and reads wait for their reply (DoMsg;
+//     an LWKT caller on the thread's CPU is served in its own context when
+//     the thread is idle), writes and UDP sends are sent asynchronously
+//     with a reply port, several in flight (SendMsg). User goroutines are
+//     not LWKT threads: they send with System.SendMsgExternal and wait on
+//     a reply-only port that hands the reply to a channel (msgwait.go).
 package stack
