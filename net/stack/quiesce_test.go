@@ -108,4 +108,3 @@ func (c *fakeClock) Set(t time.Time) {
 }
 
 func (c *fakeClock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
-
