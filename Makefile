@@ -85,9 +85,11 @@ test-fuzz:
 test-tamago-std: toolchain
 	@bash toolchain/test-std.sh
 
-# Boots the image make kernel built (DAMSELFLY_KERNEL) over the test matrix.
+# Boots the image make kernel built (DAMSELFLY_KERNEL) over the test matrix, then checks
+# that make bench works (BENCH=smoke: one short round of each guest, about a minute).
 test-boot: deps $(KERNEL)
 	DAMSELFLY_REQUIRE_QEMU=1 DAMSELFLY_KERNEL=$(KERNEL) $(GO) test -count=1 -timeout 30m -v ./ci/
+	$(MAKE) --no-print-directory bench BENCH=smoke
 
 # make bench: the Damselfly appliance against a Linux guest running the same handler
 # (apps/httpd/cmd/httpd-linux in a Debian cloud kernel + busybox initramfs), booted

@@ -50,6 +50,7 @@ func SVG(rows []Row) string {
 	// Legend.
 	fmt.Fprintf(&b, `<rect x="%d" y="8" width="12" height="12" fill="%s"/><text x="%d" y="18">damselfly</text>`, labelW, colourDamselfly, labelW+16)
 	fmt.Fprintf(&b, `<rect x="%d" y="8" width="12" height="12" fill="%s"/><text x="%d" y="18">linux</text>`, labelW+100, colourLinux, labelW+116)
+	fmt.Fprintf(&b, `<text x="%d" y="18" text-anchor="end" fill="#333">damselfly/linux</text>`, width-6)
 	b.WriteString("\n")
 	for i, r := range rows {
 		y := top + i*groupH

@@ -29,7 +29,7 @@ func sample() *Results {
 	}
 	all := func(boot, rps, echo, mem float64) map[string]float64 {
 		return map[string]float64{"boot_ms": boot, "wrk_rps": rps, "wrk_p50_ms": 1, "wrk_p99_ms": 9,
-			"ab_rps": rps / 2, "echo_mbps": echo, "mem_mib": mem, "image_mb": 11}
+			"ab_rps": rps / 2, "echo_mbps": echo, "mem_mib": mem, "footprint_mib": mem + 20, "image_mb": 11}
 	}
 	add(Damselfly, 1, all(300, 2000, 40, 10))
 	add(Linux, 1, all(2400, 1000, 50, 60))

@@ -37,6 +37,7 @@ var Metrics = []Metric{
 	{ID: "ab_rps", Name: "new connection per request (ab)", Unit: "req/s", Target: 1},
 	{ID: "echo_mbps", Name: "echo through port 7", Unit: "MB/s", Target: 1, Aim: 1.5},
 	{ID: "mem_mib", Name: "guest memory in use after boot", Unit: "MiB", Lower: true, Target: 0.2},
+	{ID: "footprint_mib", Name: "guest memory taken, image included", Unit: "MiB", Lower: true},
 	{ID: "image_mb", Name: "image size", Unit: "MB", Lower: true, Target: 0.2},
 }
 

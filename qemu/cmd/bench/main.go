@@ -21,6 +21,7 @@ package main
 
 import (
 	"context"
+	"debug/elf"
 	"flag"
 	"fmt"
 	"net"
@@ -190,18 +191,32 @@ func run(ctx context.Context, o options) int {
 	kver, _ := os.ReadFile(filepath.Join(o.linux, "kernel-version"))
 	dmb := float64(sizes[o.kernel]) / 1e6
 	lmb := float64(sizes[vmlinuz]+sizes[initrd]) / 1e6
-	guests := []struct {
-		name string
-		cfg  qemu.Config
-		mb   float64
-	}{
-		{bench.Damselfly, withKernel(base, o.kernel, "", fmt.Sprintf("ip=%s/24,gw=%s root=/dev/vda ro", guestIP, guestGW)), dmb},
-		{bench.Linux, withKernel(base, vmlinuz, initrd, fmt.Sprintf("console=ttyS0 quiet%s bench.ip=%s/24 bench.gw=%s", linuxClock, guestIP, guestGW)), lmb},
+	ram, err := qemu.ParseMemory(o.mem)
+	if err != nil {
+		fail(2, "--mem: %v", err)
+	}
+	span, err := loadSpan(o.kernel)
+	if err != nil {
+		fail(2, "%v", err)
+	}
+	guests := []guest{
+		{bench.Damselfly, withKernel(base, o.kernel, "", fmt.Sprintf("ip=%s/24,gw=%s root=/dev/vda ro", guestIP, guestGW)), dmb,
+			func(m memory) uint64 { return span + dmaWindow + m.Sys }},
+		{bench.Linux, withKernel(base, vmlinuz, initrd, fmt.Sprintf("console=ttyS0 quiet%s bench.ip=%s/24 bench.gw=%s", linuxClock, guestIP, guestGW)), lmb,
+			func(m memory) uint64 {
+				if m.GuestAvailable == nil || *m.GuestAvailable > ram {
+					return 0
+				}
+				return ram - *m.GuestAvailable
+			}},
 	}
 	res.Setup.Notes = []string{
-		fmt.Sprintf("Damselfly: %s (%d bytes), cmdline %q; memory in use = the Go runtime's Sys from /status.json (kernel.memory.sys).",
-			o.kernel, sizes[o.kernel], guests[0].cfg.Append),
-		fmt.Sprintf("Linux: Debian %s (%s, %d bytes) with a busybox initramfs running httpd-linux (%s, %d bytes), cmdline %q; memory in use = MemTotal - MemAvailable (kernel.memory.guest_in_use).",
+		fmt.Sprintf("Damselfly: %s (%d bytes, %d bytes loaded), cmdline %q. Memory in use = the Go runtime's Sys from /status.json "+
+			"(kernel.memory.sys: everything the runtime took above the image, heap, stacks and its metadata); memory taken adds the loaded image and the %d MiB DMA window.",
+			o.kernel, sizes[o.kernel], span, guests[0].cfg.Append, dmaWindow>>20),
+		fmt.Sprintf("Linux: Debian %s (%s, %d bytes) with a busybox initramfs running httpd-linux (%s, %d bytes), cmdline %q. "+
+			"Memory in use = MemTotal - MemAvailable from /proc/meminfo (kernel.memory.guest_in_use: not the kernel image or boot reservations, "+
+			"but the unpacked initramfs, slab and page tables); memory taken = guest RAM - MemAvailable.",
 			strings.TrimSpace(string(kver)), vmlinuz, sizes[vmlinuz], initrd, sizes[initrd], guests[1].cfg.Append),
 		fmt.Sprintf("QEMU: -M microvm -smp %d -m %s, %s, %s networking, disk %s (%d bytes) on virtio-blk, virtio-net with MAC %s.",
 			o.smp, o.mem, res.Setup.Accel, res.Setup.Net, o.disk, sizes[o.disk], guestMAC),
@@ -218,7 +233,7 @@ func run(ctx context.Context, o options) int {
 			r := bench.Run{Guest: g.name, Round: round}
 			r.Set("image_mb", g.mb)
 			logPath := filepath.Join(o.out, fmt.Sprintf("serial-%s-%d.log", g.name, round))
-			measure(ctx, g.cfg, t, ld, logPath, prefix, &r)
+			measure(ctx, g, t, ld, logPath, prefix, &r)
 			res.Runs = append(res.Runs, r)
 			fmt.Fprintf(os.Stderr, "%s: %s\n", prefix, summarize(r))
 			if ctx.Err() != nil {
@@ -273,8 +288,44 @@ func withKernel(c qemu.Config, kernel, initrd, cmdline string) qemu.Config {
 	return c
 }
 
+// guest is one of the two compared systems.
+type guest struct {
+	name string
+	cfg  qemu.Config
+	mb   float64 // image size, 10^6 bytes
+	// taken is the guest memory taken, image included, from its status
+	// (0: unknown).
+	taken func(memory) uint64
+}
+
+// dmaWindow is the DMA region Damselfly reserves above its heap on microvm
+// (board/microvm/mem_amd64.go, dmaSize): virtqueues and buffers live there.
+const dmaWindow = 16 << 20
+
+// loadSpan is how much RAM an ELF image occupies once loaded: from its
+// lowest loadable segment to the end of its highest (bss included).
+func loadSpan(path string) (uint64, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("image %s: %w", path, err)
+	}
+	defer f.Close()
+	lo, hi := ^uint64(0), uint64(0)
+	for _, p := range f.Progs {
+		if p.Type != elf.PT_LOAD {
+			continue
+		}
+		lo, hi = min(lo, p.Vaddr), max(hi, p.Vaddr+p.Memsz)
+	}
+	if hi <= lo {
+		return 0, fmt.Errorf("image %s: no loadable segments", path)
+	}
+	return hi - lo, nil
+}
+
 // measure boots one guest, takes every per-boot figure and stops it.
-func measure(ctx context.Context, cfg qemu.Config, t target, ld load, logPath, prefix string, r *bench.Run) {
+func measure(ctx context.Context, g guest, t target, ld load, logPath, prefix string, r *bench.Run) {
+	cfg := g.cfg
 	progress := func(what string) { fmt.Fprintf(os.Stderr, "%s: %s\n", prefix, what) }
 	progress("booting")
 	start := time.Now()
@@ -302,6 +353,11 @@ func measure(ctx context.Context, cfg qemu.Config, t target, ld load, logPath, p
 			used = *m.GuestInUse
 		}
 		r.Set("mem_mib", float64(used)/(1<<20))
+		if taken := g.taken(m); taken > 0 {
+			r.Set("footprint_mib", float64(taken)/(1<<20))
+		} else {
+			r.Errorf("memory: cannot tell the memory taken")
+		}
 		r.Set("go_sys_mib", float64(m.Sys)/(1<<20))
 		r.Set("go_heap_alloc_mib", float64(m.HeapAlloc)/(1<<20))
 	}

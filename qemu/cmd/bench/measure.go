@@ -102,8 +102,10 @@ type memory struct {
 	// Damselfly and httpd-linux: the Go runtime's own figures.
 	Sys       uint64 `json:"sys"`
 	HeapAlloc uint64 `json:"heap_alloc"`
-	// httpd-linux only: MemTotal - MemAvailable from /proc/meminfo.
-	GuestInUse *uint64 `json:"guest_in_use"`
+	// httpd-linux only: MemTotal - MemAvailable, and MemAvailable, from
+	// /proc/meminfo.
+	GuestInUse     *uint64 `json:"guest_in_use"`
+	GuestAvailable *uint64 `json:"guest_available"`
 }
 
 func fetchMemory(ctx context.Context, t target) (memory, error) {
