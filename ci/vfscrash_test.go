@@ -1,6 +1,8 @@
 package ci
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -9,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -59,13 +62,7 @@ func crashOnce(t *testing.T, bs string, delay time.Duration) {
 		t.Fatalf("mke2fs: %v\n%s", err, out)
 	}
 	cfg := qemu.Config{Kernel: kernel(t), SMP: 2, Memory: "256M", Disks: []string{img}, Append: "root=/dev/vda rw selftest=vfscrash"}
-	vm := startUntil(t, cfg, selftest.CrashPrefix+"start", 90*time.Second, 5*time.Minute)
-	<-time.After(delay) // the random moment of the cut is the test's input
-	if err := vm.Kill(); err != nil {
-		t.Fatalf("kill qemu: %v", err)
-	}
-	vm.Wait() // an error is expected: QEMU died of SIGKILL
-	console := vm.Console()
+	console := runUntilCut(t, cfg, delay)
 	if strings.Contains(console, "selftest vfscrash: FAIL") {
 		t.Fatalf("workload failed before the cut:\n%s", crashTail(console, 20))
 	}
@@ -111,6 +108,49 @@ func crashOnce(t *testing.T, bs string, delay time.Duration) {
 	if diffs := m.Check(read); len(diffs) > 0 {
 		t.Fatalf("%d paths differ from what was synced before the cut:\n%s", len(diffs), strings.Join(diffs, "\n"))
 	}
+}
+
+// runUntilCut boots cfg, kills QEMU (SIGKILL) delay after the workload's
+// start line and returns the console up to its last complete line: the cut
+// may fall in the middle of a line, whose start must not be taken for a
+// shorter line (a touch list cut short, a path cut short).
+func runUntilCut(t *testing.T, cfg qemu.Config, delay time.Duration) string {
+	t.Helper()
+	acquireVM(t)
+	var raw bytes.Buffer // written by QEMU's copying goroutine, read after Wait
+	started := make(chan struct{})
+	var once sync.Once
+	vm, err := qemu.Start(context.Background(), cfg, qemu.Options{
+		Stdout:  &raw,
+		Timeout: 5 * time.Minute,
+		OnLine: func(_ time.Duration, l string) {
+			if strings.HasPrefix(l, selftest.CrashPrefix+"start") {
+				once.Do(func() { close(started) })
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+		<-time.After(delay) // the random moment of the cut is the test's input
+	case <-time.After(90 * time.Second):
+		t.Error("no workload start line after 90 s")
+	}
+	if err := vm.Kill(); err != nil {
+		t.Fatalf("kill qemu: %v", err)
+	}
+	vm.Wait() // an error is expected: QEMU died of SIGKILL
+	console := raw.String()
+	if t.Failed() {
+		t.Fatalf("console:\n%s", console)
+	}
+	if i := strings.LastIndexByte(console, '\n'); i+1 < len(console) {
+		t.Logf("cut mid-line, dropped %q", console[i+1:])
+		console = console[:i+1]
+	}
+	return console
 }
 
 // crashTail returns the last n lines of s.
