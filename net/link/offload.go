@@ -162,9 +162,14 @@ func segmentTCPv4(f []byte, o TxOffload, emit func([]byte)) error {
 	// whole datagram: take that length out once; each segment adds its own.
 	partial := uint32(binary.BigEndian.Uint16(ip[ihl+16:]))
 	base := subLen(partial, thl+len(payload))
+	// One allocation for all the segments; each is capped at its end
+	// so an emit that keeps and appends cannot run into the next.
+	nseg := (len(payload) + mss - 1) / mss
+	all := make([]byte, nseg*hl+len(payload))
 	for off, i := 0, 0; off < len(payload); i++ {
 		n := min(mss, len(payload)-off)
-		s := make([]byte, hl+n)
+		s := all[:hl+n : hl+n]
+		all = all[hl+n:]
 		copy(s, f[:hl])
 		copy(s[hl:], payload[off:off+n])
 		sip := s[ether.HeaderLen:]

@@ -57,6 +57,12 @@ type PipeConfig struct {
 	// corrupted by the pipe) with RSS.ChecksumValid, as a device that
 	// verified the checksums does; corrupted frames arrive unmarked.
 	RxChecksumValid bool
+	// OffloadPassthrough, with Offload, delivers offload requests whole
+	// and unfinished (the checksum left partial, a GSO frame uncut),
+	// marked ChecksumValid, as Linux's veth does between two stacks on
+	// one host: the receiver takes the large segment as a GRO'd one.
+	// Impairments other than corruption apply to the whole frame.
+	OffloadPassthrough bool
 }
 
 // PipeStats counts what a direction did.
@@ -100,6 +106,7 @@ type queued struct {
 	to      *PipeEnd
 	frame   []byte
 	corrupt bool
+	valid   bool // ChecksumValid regardless of RxChecksumValid
 }
 
 type frameHeap []queued
@@ -171,6 +178,9 @@ func (e *PipeEnd) SendOffload(frame []byte, o TxOffload) error {
 		len(frame) > ether.HeaderLen+caps.MaxGSODatagram() {
 		return fmt.Errorf("link: pipe: %d-byte frame: %w", len(frame), ErrOffloadRequest)
 	}
+	if e.p.cfg.OffloadPassthrough {
+		return e.passthrough(frame)
+	}
 	var serr error
 	err := FinishOffload(frame, o, func(f []byte) {
 		if err := e.Send(f); err != nil && serr == nil {
@@ -181,6 +191,21 @@ func (e *PipeEnd) SendOffload(frame []byte, o TxOffload) error {
 		return fmt.Errorf("link: pipe: %w", err)
 	}
 	return serr
+}
+
+// passthrough delivers an unfinished offload frame to the peer, marked
+// valid; loss, duplication and delays apply, corruption does not (a
+// partial checksum could not reveal it).
+func (e *PipeEnd) passthrough(frame []byte) error {
+	e.rmu.RLock()
+	closed := e.closed
+	e.rmu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
+	im := e.im
+	im.Corrupt = 0
+	return e.sendImpaired(frame, im, true)
 }
 
 // Send applies this direction's impairments and delivers or queues the
@@ -195,6 +220,12 @@ func (e *PipeEnd) Send(frame []byte) error {
 	if len(frame) > ether.HeaderLen+e.p.cfg.MTU {
 		return nil // a real wire would drop it too; counted as lost
 	}
+	return e.sendImpaired(frame, e.im, false)
+}
+
+// sendImpaired delivers or queues frame under impairments im; valid marks
+// it ChecksumValid whatever the pipe's RxChecksumValid says.
+func (e *PipeEnd) sendImpaired(frame []byte, im Impairments, valid bool) error {
 	p := e.p
 	now := p.cfg.Now()
 	var out [2]queued
@@ -204,7 +235,6 @@ func (e *PipeEnd) Send(frame []byte) error {
 	if p.cfg.Observe != nil {
 		p.cfg.Observe(e, now, frame)
 	}
-	im := e.im
 	if im.Loss > 0 && p.rng.Float64() < im.Loss {
 		e.stats.Lost++
 		p.mu.Unlock()
@@ -236,14 +266,14 @@ func (e *PipeEnd) Send(frame []byte) error {
 			d += rd
 			e.stats.Reordered++
 		}
-		out[n] = queued{due: now.Add(d), frame: f, to: e.peer, corrupt: corrupt}
+		out[n] = queued{due: now.Add(d), frame: f, to: e.peer, corrupt: corrupt, valid: valid}
 		n++
 	}
 	if !im.delays() && len(p.q) == 0 {
 		e.stats.Delivered += uint64(n)
 		p.mu.Unlock()
 		for _, q := range out[:n] {
-			q.to.deliver(q.frame, q.corrupt)
+			q.to.deliver(q.frame, q.corrupt, q.valid)
 		}
 		return nil
 	}
@@ -264,7 +294,7 @@ func (e *PipeEnd) Send(frame []byte) error {
 	return nil
 }
 
-func (e *PipeEnd) deliver(f []byte, corrupt bool) {
+func (e *PipeEnd) deliver(f []byte, corrupt, valid bool) {
 	e.rmu.RLock()
 	r, closed := e.recv, e.closed
 	e.rmu.RUnlock()
@@ -275,7 +305,7 @@ func (e *PipeEnd) deliver(f []byte, corrupt bool) {
 	if key := e.p.cfg.RSSKey; key != nil && e.p.cfg.Hash != nil {
 		rss.Hash, rss.Valid = e.p.cfg.Hash(key, f)
 	}
-	rss.ChecksumValid = e.p.cfg.RxChecksumValid && !corrupt
+	rss.ChecksumValid = valid || e.p.cfg.RxChecksumValid && !corrupt
 	r(f, rss)
 }
 
@@ -301,7 +331,7 @@ func (p *Pipe) Advance() {
 		q := heap.Pop(&p.q).(queued)
 		q.to.peer.stats.Delivered++
 		p.mu.Unlock()
-		q.to.deliver(q.frame, q.corrupt)
+		q.to.deliver(q.frame, q.corrupt, q.valid)
 	}
 }
 

@@ -87,13 +87,18 @@ func (fc *frameCheck) observe(_ *link.PipeEnd, _ time.Time, f []byte) {
 	}
 }
 
-func newOffPair(t testing.TB, threads int, offload bool, im link.Impairments, fc *frameCheck) *offPair {
+// softOffload is a pipe configuration whose ends finish checksums and
+// cut TSO frames in software and mark intact received frames as
+// checksum-validated.
+func softOffload(pc link.PipeConfig) link.PipeConfig {
+	pc.Offload = link.Offloads{Csum: true, TSO4: true}
+	pc.RxChecksumValid = true
+	return pc
+}
+
+func newOffPair(t testing.TB, threads int, pc link.PipeConfig, fc *frameCheck) *offPair {
 	t.Helper()
-	pc := link.PipeConfig{AtoB: im, BtoA: im, Seed: 7}
-	if offload {
-		pc.Offload = link.Offloads{Csum: true, TSO4: true}
-		pc.RxChecksumValid = true
-	}
+	pc.Seed = 7
 	if fc != nil {
 		fc.mtu = 1500
 		pc.Observe = fc.observe
@@ -199,7 +204,11 @@ func TestOffloadEcho(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			fc := &frameCheck{}
-			op := newOffPair(t, 2, offload, im, fc)
+			pc := link.PipeConfig{AtoB: im, BtoA: im}
+			if offload {
+				pc = softOffload(pc)
+			}
+			op := newOffPair(t, 2, pc, fc)
 			start := time.Now()
 			op.offEcho(t, n/2, 2, 5*time.Minute)
 			el := time.Since(start)
