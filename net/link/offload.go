@@ -168,7 +168,7 @@ func segmentTCPv4(f []byte, o TxOffload, emit func([]byte)) error {
 	all := make([]byte, nseg*hl+len(payload))
 	for off, i := 0, 0; off < len(payload); i++ {
 		n := min(mss, len(payload)-off)
-		s := all[:hl+n : hl+n]
+		s := all[: hl+n : hl+n]
 		all = all[hl+n:]
 		copy(s, f[:hl])
 		copy(s[hl:], payload[off:off+n])
