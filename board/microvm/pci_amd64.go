@@ -32,9 +32,13 @@ var (
 func PCIConfig() (pci.ConfigSpace, string) {
 	pciOnce.Do(func() {
 		for _, e := range M.ACPI.ECAM {
-			end := e.Base + uint64(e.EndBus)<<20 + 1<<20
-			if e.Segment != 0 || end > mappedLimit {
-				pciNote = fmt.Sprintf("pci: ECAM at %#x (segment %d) not used: only segment 0 below %d GiB is", e.Base, e.Segment, mappedLimit>>30)
+			if e.Segment != 0 {
+				pciNote = fmt.Sprintf("pci: ECAM at %#x: segment %d not used (only segment 0 is)", e.Base, e.Segment)
+				continue
+			}
+			first := e.Base + uint64(e.StartBus)<<20
+			if _, err := PhysWindow(first, (uint64(e.EndBus)-uint64(e.StartBus)+1)<<20); err != nil {
+				pciNote = fmt.Sprintf("pci: ECAM at %#x not used: %v", e.Base, err)
 				continue
 			}
 			pciConfig = &pci.ECAM{Base: e.Base, First: e.StartBus, Last: e.EndBus, Mem: ecamMem{}}
@@ -45,16 +49,6 @@ func PCIConfig() (pci.ConfigSpace, string) {
 		}
 	})
 	return pciConfig, pciNote
-}
-
-// PhysWindow returns the address at which the physical range [addr,
-// addr+size) can be accessed, if the boot page tables map it (identity,
-// uncached in the 3-4 GiB MMIO window).
-func PhysWindow(addr, size uint64) (uintptr, error) {
-	if addr == 0 || size == 0 || addr+size < addr || addr+size > mappedLimit {
-		return 0, fmt.Errorf("physical range [%#x-%#x) is not mapped (the boot page tables map %d GiB)", addr, addr+size, mappedLimit>>30)
-	}
-	return uintptr(addr), nil
 }
 
 // ecamMem accesses the ECAM window, one load or store per access.

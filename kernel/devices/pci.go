@@ -87,6 +87,7 @@ func openPCI(v PCIVirtio) (*virtio.PCI, error) {
 	if err != nil {
 		return nil, err
 	}
+	kernel.Klog.Debugf("pci %v: %v", v.Fn.BDF, d.BARs)
 	tr, err := virtio.NewPCI(pciFunction{d})
 	if err != nil {
 		return nil, fmt.Errorf("pci %v: %w", v.Fn.BDF, err)
