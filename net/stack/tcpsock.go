@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"damselfly/net/tcp"
@@ -27,6 +28,10 @@ type TCPConn struct {
 
 	rwake, wwake chan struct{}
 	rdl, wdl     deadline
+	// readEvents counts readable notifications: an LWKT reader
+	// (ReadThread) sleeps on it, with the count as its condition.
+	readEvents  atomic.Uint64
+	lwktReaders atomic.Bool // ReadThread was used: notify wakes sleepers
 	closed       chan struct{}
 	closeOnce    sync.Once
 
@@ -70,6 +75,10 @@ func newTCPConn(s *Stack, p *proto, c *tcp.Conn) *TCPConn {
 func (c *TCPConn) notify(ev tcp.Event) {
 	if ev&(tcp.EventReadable|tcp.EventError|tcp.EventClosed) != 0 {
 		signal(c.rwake)
+		c.readEvents.Add(1)
+		if c.lwktReaders.Load() {
+			c.p.loop.Thread().CPU().Wakeup(&c.readEvents)
+		}
 	}
 	if ev&(tcp.EventWritable|tcp.EventConnected|tcp.EventError|tcp.EventClosed) != 0 {
 		if len(c.sendq) > 0 {
@@ -249,6 +258,9 @@ func (c *TCPConn) Close() error {
 	err := net.ErrClosed
 	c.closeOnce.Do(func() {
 		close(c.closed)
+		if c.lwktReaders.Load() {
+			c.s.sys.WakeupExternal(&c.readEvents)
+		}
 		err = c.ctl(opClose, false)
 	})
 	if err != nil && !errors.Is(err, tcp.ErrClosed) && !errors.Is(err, ErrClosed) {
