@@ -32,8 +32,8 @@ type TCPConn struct {
 	// (ReadThread) sleeps on it, with the count as its condition.
 	readEvents  atomic.Uint64
 	lwktReaders atomic.Bool // ReadThread was used: notify wakes sleepers
-	closed       chan struct{}
-	closeOnce    sync.Once
+	closed      chan struct{}
+	closeOnce   sync.Once
 
 	// Read side: one Read at a time, with its own message and reply port.
 	rmu  sync.Mutex
