@@ -1,5 +1,6 @@
 // Package microvm is Damselfly's machine support for QEMU microvm (and, by
-// the data in board.Platform, Firecracker and Cloud Hypervisor), for
+// the data in board.Platform, QEMU q35 and pc, Firecracker and Cloud
+// Hypervisor), for
 // GOOS=tamago GOARCH=amd64 with GOOSPKG=github.com/usbarmory/tamago.
 //
 // It implements the runtime/goos hooks (RamStart, RamSize, CPUinit through
@@ -14,8 +15,13 @@
 //     measured against the i8254 PIT (board.Calibrate);
 //   - CPUs are those the ACPI MADT lists, all started;
 //   - the console is the 16550 at COM1;
-//   - power-off writes isa-debug-exit, then the ACPI sleep register, then
-//     triple-faults; the ACPI GED's power button event calls a handler;
+//   - power-off writes isa-debug-exit, then the ACPI sleep register (or,
+//     on q35 and pc, SLP_TYP|SLP_EN to the PM1a control block), then
+//     triple-faults; the ACPI GED's power button event (microvm) or the
+//     fixed power button in PM1a (q35, pc) calls a handler;
+//   - PCI configuration space is reached through the MCFG's ECAM window,
+//     else (pc) ports 0xcf8/0xcfc (PCIConfig); device windows above the
+//     64 GiB boot map are mapped on demand (PhysWindow);
 //   - CPU exceptions produce a register dump handed to a report handler.
 //
 // Physical layout (layout.h): boot page tables, GDT and IDT at 14 MiB; the
