@@ -146,15 +146,19 @@ func TestBootPCI(t *testing.T) {
 // so through ports 0xcf8/0xcfc), and on q35 with the disk's 64-bit BAR
 // above the 64 GiB the boot page tables map, as Cloud Hypervisor places
 // them: a 64 GiB ivshmem BAR (memory reserved lazily, never touched) fills
-// SeaBIOS's 32-bit window, so it moves the 64-bit BARs to 64 GiB and up.
+// SeaBIOS's 32-bit window, so it moves the 64-bit BARs to 64 GiB and up;
+// and on q35 with the disk behind a PCI Express root port (bus 1: the walk
+// follows the bridge).
 func TestBootPCIBlk(t *testing.T) {
 	for _, tc := range []struct {
 		name, machine string
 		extra         []string
+		rootPort      bool
 	}{
-		{"q35", "q35", nil},
-		{"pc", "pc", nil},
-		{"q35-high-bar", "q35", []string{"-object", "memory-backend-ram,id=hm,size=64G,reserve=off", "-device", "ivshmem-plain,memdev=hm"}},
+		{name: "q35", machine: "q35"},
+		{name: "pc", machine: "pc"},
+		{name: "q35-high-bar", machine: "q35", extra: []string{"-object", "memory-backend-ram,id=hm,size=64G,reserve=off", "-device", "ivshmem-plain,memdev=hm"}},
+		{name: "q35-root-port", machine: "q35", rootPort: true},
 	} {
 		machine := tc.machine
 		t.Run(tc.name, func(t *testing.T) {
@@ -167,8 +171,15 @@ func TestBootPCIBlk(t *testing.T) {
 				f.ReadAt(origHead, 0)
 				f.Close()
 			}
-			out, res, err := boot(t, qemu.Config{Machine: machine, SMP: 2, Memory: "512M", Disks: []string{img},
-				Append: "selftest=blk poweroff loglevel=debug", Extra: tc.extra}, 120*time.Second)
+			cfg := qemu.Config{Machine: machine, SMP: 2, Memory: "512M", Disks: []string{img},
+				Append: "selftest=blk poweroff loglevel=debug", Extra: tc.extra}
+			if tc.rootPort {
+				cfg.Disks = nil
+				cfg.Extra = []string{"-drive", "id=rp,file=" + img + ",format=raw,if=none",
+					"-device", "pcie-root-port,id=rp1,bus=pcie.0,chassis=1",
+					"-device", "virtio-blk-pci,bus=rp1,drive=rp,disable-legacy=on"}
+			}
+			out, res, err := boot(t, cfg, 120*time.Second)
 			if err != nil && tc.extra != nil && !strings.Contains(out, "Damselfly") {
 				t.Skipf("QEMU would not start with a 64 GiB ivshmem region (%v): host overcommit policy?", err)
 			}
@@ -190,6 +201,9 @@ func TestBootPCIBlk(t *testing.T) {
 			}
 			if !strings.Contains(out, "through "+how) {
 				t.Errorf("configuration space not reached through %s", how)
+			}
+			if tc.rootPort && !strings.Contains(out, "vda: virtio-blk-pci 01:00.0") {
+				t.Error("the disk was not found on bus 1 behind the root port")
 			}
 			m := blkRE.FindStringSubmatch(out)
 			if m == nil {
