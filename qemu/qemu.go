@@ -98,7 +98,7 @@ func ResolveAccel(a Accel, kvm func() error) (Accel, string, error) {
 		return AccelKVM, "note: using KVM", nil
 	case AccelKVM:
 		if err := kvm(); err != nil {
-			return 0, "", fmt.Errorf("--kvm requested but %v", err)
+			return 0, "", fmt.Errorf("KVM requested but %v (is the kvm module loaded, and may this user open /dev/kvm? without --kvm QEMU runs under TCG, slower)", err)
 		}
 	}
 	return a, "", nil

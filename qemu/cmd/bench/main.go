@@ -29,7 +29,9 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"damselfly/qemu"
@@ -51,7 +53,7 @@ var loads = map[string]load{
 
 type options struct {
 	mode, kernel, linux, disk, out, mem, netMode, accel, command string
-	runs, smp                                                      int
+	runs, smp                                                    int
 }
 
 func main() {
@@ -71,7 +73,7 @@ func main() {
 	if flag.NArg() > 0 {
 		fail(2, "unexpected arguments %q", flag.Args())
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, o))
 }
@@ -135,7 +137,18 @@ func run(ctx context.Context, o options) int {
 		Date: time.Now().UTC(), Accel: map[qemu.Accel]string{qemu.AccelKVM: "kvm", qemu.AccelTCG: "tcg"}[resolved],
 	}}
 
+	ram, err := qemu.ParseMemory(o.mem)
+	if err != nil {
+		fail(2, "--mem: %v", err)
+	}
+	span, err := loadSpan(o.kernel)
+	if err != nil {
+		fail(2, "%v", err)
+	}
+
 	// The network: a tap in a namespace of our own, or user networking.
+	// From here on, errors return instead of calling fail, so that the
+	// namespace is deleted.
 	base := qemu.Config{SMP: o.smp, Memory: o.mem, Disks: []string{o.disk}, Accel: resolved, MAC: guestMAC}
 	var t target
 	var guestIP, guestGW string
@@ -166,8 +179,10 @@ func run(ctx context.Context, o options) int {
 		var d net.Dialer
 		t = target{
 			base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), echo: fmt.Sprintf("127.0.0.1:%d", echoPort),
-			dial:    d.DialContext,
-			command: func(ctx context.Context, args ...string) *exec.Cmd { return exec.CommandContext(ctx, args[0], args[1:]...) },
+			dial: d.DialContext,
+			command: func(ctx context.Context, args ...string) *exec.Cmd {
+				return exec.CommandContext(ctx, args[0], args[1:]...)
+			},
 		}
 		res.Setup.Net = "user"
 		res.Setup.Warning = "user networking (not root): QEMU's slirp terminates every TCP connection on the host side, " +
@@ -191,14 +206,6 @@ func run(ctx context.Context, o options) int {
 	kver, _ := os.ReadFile(filepath.Join(o.linux, "kernel-version"))
 	dmb := float64(sizes[o.kernel]) / 1e6
 	lmb := float64(sizes[vmlinuz]+sizes[initrd]) / 1e6
-	ram, err := qemu.ParseMemory(o.mem)
-	if err != nil {
-		fail(2, "--mem: %v", err)
-	}
-	span, err := loadSpan(o.kernel)
-	if err != nil {
-		fail(2, "%v", err)
-	}
 	guests := []guest{
 		{bench.Damselfly, withKernel(base, o.kernel, "", fmt.Sprintf("ip=%s/24,gw=%s root=/dev/vda ro", guestIP, guestGW)), dmb,
 			func(m memory) uint64 { return span + dmaWindow + m.Sys }},
@@ -224,6 +231,7 @@ func run(ctx context.Context, o options) int {
 			strings.Join(wrkArgs(t, ld.wrkFor), " "), strings.Join(abArgs(t, ld.abN), " "), ld.echoBytes, probeEvery),
 	}
 
+	loadStart := loadAvg()
 	total := 2 * o.runs
 	step := 0
 	for round := 1; round <= o.runs; round++ {
@@ -243,6 +251,8 @@ func run(ctx context.Context, o options) int {
 		}
 	}
 
+	res.Setup.Notes = append(res.Setup.Notes, fmt.Sprintf("Host: %d CPUs, 1-minute load average %s at the start and %s at the end (other jobs share the machine).",
+		runtime.NumCPU(), loadStart, loadAvg()))
 	status := 0
 	if b, err := res.JSON(); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
@@ -263,6 +273,7 @@ func run(ctx context.Context, o options) int {
 	}
 	fmt.Println()
 	res.Table(os.Stdout)
+	fmt.Printf("\n%s\n", res.Setup.Notes[len(res.Setup.Notes)-1])
 	if res.Setup.Warning != "" {
 		fmt.Printf("\nwarning: %s\n", res.Setup.Warning)
 	}
@@ -404,6 +415,15 @@ func summarize(r bench.Run) string {
 		parts = append(parts, fmt.Sprintf("%d errors", len(r.Errors)))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// loadAvg is the host's 1-minute load average, "?" if unknown.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 // freePorts picks two unused host ports for user networking's forwards.

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"damselfly/qemu"
@@ -87,7 +88,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "vmrun: kernel: %v (build it with make kernel)\n", err)
 		os.Exit(3)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	vm, err := qemu.Start(ctx, cfg, opts)
 	if err != nil {
