@@ -18,6 +18,13 @@
 //
 // Segments leave through Config.Output with the checksum filled in; the
 // slice is valid only during the call (it is the Stack's scratch buffer).
+// When the link offers checksum offload and TSO (Config.Offload, set by the
+// stack layer from net/link.Offloader), they leave through
+// Config.OutputOffload instead, with the pseudo-header sum in the checksum
+// field, and a TSO segment carries up to 64 KiB in whole MSS pieces with
+// the MSS to cut it into (offload.go); the pieces are exactly the segments
+// the per-MSS path would send. Deliver's twin DeliverValidated skips the
+// checksum of segments the device verified.
 // Readiness is reported through Conn.SetNotify and Listener.SetNotify
 // callbacks, which run on the owning thread after the current call has
 // finished its work, so a callback may call back into the Stack.
