@@ -1,13 +1,16 @@
 package ci
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"damselfly/net/stack"
 	"damselfly/qemu"
 )
 
@@ -220,3 +224,113 @@ func TestBootPCIBlk(t *testing.T) {
 // highBarRE finds the address of a virtio function's 64-bit BAR in the
 // kernel's debug line "pci 00:01.0: [bar1 mem32 [...) bar4 mem64 [0x...-...".
 var highBarRE = regexp.MustCompile(`bar4 mem64 \[(0x[0-9a-f]+)-`)
+
+// TestTapPCIMultiqueue runs the appliance on q35 with a two-queue-pair
+// virtio-net-pci device that computes RSS (mq=on,rss=on) over a multiqueue
+// tap: the driver programs the Toeplitz key and table, each queue pair
+// interrupts through its own MSI-X vectors, and every connection must be
+// owned by the CPU its Toeplitz hash names with no cross-CPU hop.
+func TestTapPCIMultiqueue(t *testing.T) {
+	ns := newTapNetns(t, fmt.Sprintf("dfly-pcimq-%d", os.Getpid()), "multi_queue") // skips without root
+	k := kernel(t)
+	const smp, nconn = 2, 200
+	cfg := qemu.Config{
+		Binary: ns.qemuWrapper(t), Kernel: k, Machine: "q35", SMP: smp, Memory: "512M",
+		Append: "ip=10.0.3.2/24,gw=10.0.3.1 netpart=toeplitz",
+		Extra: []string{
+			"-netdev", fmt.Sprintf("tap,id=net0,ifname=tap0,script=no,downscript=no,queues=%d", smp),
+			"-device", "virtio-net-pci,netdev=net0,mq=on,rss=on,vectors=6,disable-legacy=on",
+		},
+	}
+	vm := startUntil(t, cfg, "damselfly: appliance up", 90*time.Second, 4*time.Minute)
+	if !strings.Contains(vm.Console(), fmt.Sprintf("vtnet0: virtio-net-pci 00:01.0, %d queue pairs, 5 MSI-X vectors", smp)) {
+		t.Errorf("console lacks the multiqueue MSI-X device line")
+	}
+	var st statusConns
+	var irqs struct {
+		Kernel struct {
+			IRQs []struct {
+				Name  string `json:"name"`
+				Count uint64 `json:"count"`
+			} `json:"irqs"`
+		} `json:"kernel"`
+	}
+	err := inNetns(ns.name, func() error {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for i := 0; i < nconn; i++ {
+			c, err := net.DialTimeout("tcp", "10.0.3.2:80", 20*time.Second)
+			if err != nil {
+				return fmt.Errorf("connection %d: %w", i, err)
+			}
+			conns = append(conns, c)
+		}
+		c, err := net.DialTimeout("tcp", "10.0.3.2:80", 20*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(60 * time.Second))
+		io.WriteString(c, "GET /status.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(b, &st); err != nil {
+			return err
+		}
+		return json.Unmarshal(b, &irqs)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, err := stack.PartitionByName("toeplitz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	perCPU := make([]int, smp)
+	n := 0
+	for _, c := range st.Kernel.Conns {
+		if c.State != "ESTABLISHED" || !strings.HasSuffix(c.Local, ":80") {
+			continue
+		}
+		local, err1 := netip.ParseAddrPort(c.Local)
+		remote, err2 := netip.ParseAddrPort(c.Remote)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("connection %+v: %v %v", c, err1, err2)
+		}
+		if want := part.Thread(remote, local, smp); c.CPU != want {
+			t.Errorf("%s -> %s on cpu %d, toeplitz names %d", c.Remote, c.Local, c.CPU, want)
+		}
+		perCPU[c.CPU]++
+		n++
+	}
+	if n < nconn || perCPU[0] == 0 || perCPU[1] == 0 {
+		t.Errorf("%d established connections, per CPU %v", n, perCPU)
+	}
+	var hops uint64
+	for _, th := range st.Kernel.NetThreads {
+		hops += th.HopsIn
+	}
+	if hops != 0 {
+		t.Errorf("%d cross-CPU hops although the device steers each flow to its owner's queue", hops)
+	}
+	// Receive queues 0 and 1 (virtqueues 0 and 2) have vectors 1 and 3.
+	fired := map[string]uint64{}
+	for _, q := range irqs.Kernel.IRQs {
+		fired[q.Name] = q.Count
+	}
+	if fired["vtnet0:q1"] == 0 || fired["vtnet0:q3"] == 0 {
+		t.Errorf("receive queue vectors did not both fire: %v", fired)
+	}
+	t.Logf("connections per cpu %v, vectors %v", perCPU, fired)
+}

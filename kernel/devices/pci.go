@@ -200,8 +200,9 @@ const maxMSIXVectors = 5
 // attach sets once; a message before that is dropped, and the driver's
 // rescue poll picks up the work.
 type msixRoute struct {
+	tr      *virtio.PCI
 	vectors int
-	byVec   [][]int // virtqueues served by each vector
+	byVec   [][]int // virtqueues served by each vector; set by attach
 	queue   atomic.Pointer[func(q int)]
 	config  atomic.Pointer[func()]
 }
@@ -214,8 +215,11 @@ func wireMSIX(name string, tr *virtio.PCI) (*msixRoute, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	n = min(n, 1+tr.NumQueues(), maxMSIXVectors)
-	r := &msixRoute{}
+	// The table is sized for the most queues the device can have; the
+	// queue count it shows now may grow when features are negotiated
+	// (virtio-net's MQ), so it is not the measure.
+	n = min(n, maxMSIXVectors)
+	r := &msixRoute{tr: tr}
 	var irqs []*microvm.IRQ
 	for v := 0; v < n; v++ {
 		label := fmt.Sprintf("%s:q%d", name, v)
@@ -238,20 +242,20 @@ func wireMSIX(name string, tr *virtio.PCI) (*msixRoute, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	r.vectors = got
-	r.byVec = make([][]int, got)
-	for q := 0; q < tr.NumQueues(); q++ {
-		if v := tr.QueueVector(q); v < got {
-			r.byVec[v] = append(r.byVec[v], q)
-		}
-	}
 	kernel.Klog.Infof("irq: %s: MSI-X vectors %#x..%#x", name, irqs[0].Vector, irqs[got-1].Vector)
 	return r, nil
 }
 
-// attach installs the driver's handlers: queue(q) reaps virtqueue q,
-// config reads the interrupt status (and with a single vector reaps
-// everything).
+// attach installs the driver's handlers, once its queues are set up:
+// queue(q) reaps virtqueue q, config reads the interrupt status (and with a
+// single vector reaps everything).
 func (r *msixRoute) attach(queue func(q int), config func()) {
+	r.byVec = make([][]int, r.vectors)
+	for q := 0; q < r.tr.NumQueues(); q++ {
+		if v := r.tr.QueueVector(q); v < r.vectors {
+			r.byVec[v] = append(r.byVec[v], q)
+		}
+	}
 	r.queue.Store(&queue)
 	r.config.Store(&config)
 }
