@@ -78,6 +78,11 @@ type Loop struct {
 
 	// Message counters, any CPU.
 	fast, queued atomic.Uint64
+
+	// sendIPI runs SendMsg on the thread's CPU for a sender outside the
+	// system: System.SendMsgExternal without its per-message allocation
+	// (the thread is pinned, so its CPU and port are fixed).
+	sendIPI func(cpu int, arg any)
 }
 
 type kickMsg struct{ sched.Msg }
@@ -93,6 +98,7 @@ func (l *Loop) start(f LoopFactory, id int, poll Poll, now func() time.Time, ser
 	l.in = newInbox(l.wake)
 	l.kickReply = sched.NewReplyPort("netisr-kick", func(*sched.CPU, *sched.Port, sched.Message) {})
 	l.kick.Init(l.kickReply, 0)
+	l.sendIPI = func(cpu int, arg any) { l.sys.CPU(cpu).SendMsg(l.port, arg.(sched.Message)) }
 	// The port is the thread's own, made by the thread before it runs
 	// anything; start waits for it so that no sender sees it unset.
 	ready := make(chan struct{})
@@ -120,8 +126,15 @@ func (l *Loop) Post(fn func()) { l.in.Post(fn) }
 // wake sends the kick message unless one is in flight.
 func (l *Loop) wake() {
 	if l.kickPending.CompareAndSwap(false, true) {
-		l.sys.SendMsgExternal(l.port, &l.kick)
+		l.sendExternal(&l.kick)
 	}
+}
+
+// sendExternal sends m to the thread's port from outside the system (any
+// goroutine): the send runs on the thread's CPU as an IPI function, and
+// the reply goes to m's reply port.
+func (l *Loop) sendExternal(m sched.Message) {
+	l.sys.IPI().SendExternal(l.cpu, l.sendIPI, m)
 }
 
 // Stop ends the thread before it serves another message: queued packets
@@ -265,3 +278,7 @@ func (l *Loop) refuse(c *sched.CPU, m sched.Message) {
 	}
 	c.ReplyMsg(m, ErrClosed)
 }
+
+// System returns the LWKT system the protocol threads run on (the one
+// given by SchedLoops, or the stack's own on the host).
+func (s *Stack) System() *sched.System { return s.sys }

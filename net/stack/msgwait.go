@@ -8,8 +8,8 @@ import (
 
 // Callers outside the LWKT system (user goroutines: net/http handlers,
 // tests, tapstack) are not threads: they cannot block in DoMsg. They send
-// with System.SendMsgExternal, which runs the send on the target's CPU,
-// and name as reply port a reply-only port whose reply function hands the
+// as System.SendMsgExternal does, the send running on the target's CPU as
+// an IPI function (Loop.sendExternal), and name as reply port a reply-only port whose reply function hands the
 // message to a channel the goroutine waits on (sched's "reply port with a
 // waiter"). The reply function runs on the replier's CPU and must never
 // block: a waiter's channel holds as many messages as its owner may have
@@ -38,7 +38,7 @@ var waiters = sync.Pool{New: func() any { return newWaiter(1) }}
 func (s *Stack) call(p *proto, m sockMsg) error {
 	w := waiters.Get().(*waiter)
 	m.Base().Init(w.port, 0)
-	s.sys.SendMsgExternal(p.loop.Port(), m)
+	p.loop.sendExternal(m)
 	select {
 	case <-w.ch:
 		waiters.Put(w)
@@ -51,5 +51,5 @@ func (s *Stack) call(p *proto, m sockMsg) error {
 // post sends m to protocol thread p without waiting; the reply goes to
 // m's reply port, which the caller has set with Init.
 func (s *Stack) post(p *proto, m sockMsg) {
-	s.sys.SendMsgExternal(p.loop.Port(), m)
+	p.loop.sendExternal(m)
 }

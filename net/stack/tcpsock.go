@@ -181,17 +181,19 @@ func (c *TCPConn) Write(b []byte) (int, error) {
 		total    int   // bytes queued by replied sends
 		next     int   // offset of the first byte not yet sent
 		inflight int   // sends outstanding
-		free     []int // indexes of wmsgs not in flight
+		free     [maxSendsInFlight]int // indexes of wmsgs not in flight: free[:nfree]
+		nfree    int
 		firstErr error
 		canceled bool
 	)
 	for i := range c.wmsgs {
-		free = append(free, i)
+		free[i] = i
 	}
+	nfree = len(free)
 	for next < len(b) || inflight > 0 {
-		for firstErr == nil && !canceled && next < len(b) && len(free) > 0 {
-			m := &c.wmsgs[free[len(free)-1]]
-			free = free[:len(free)-1]
+		for firstErr == nil && !canceled && next < len(b) && nfree > 0 {
+			nfree--
+			m := &c.wmsgs[free[nfree]]
 			end := min(next+sendChunk, len(b))
 			m.Init(c.ww.port, 0)
 			m.c, m.b, m.gen, m.n = c, b[next:end], gen, 0
@@ -226,7 +228,8 @@ func (c *TCPConn) Write(b []byte) (int, error) {
 			m.b = nil
 			for i := range c.wmsgs {
 				if &c.wmsgs[i] == m {
-					free = append(free, i)
+					free[nfree] = i
+					nfree++
 				}
 			}
 		case <-changed:

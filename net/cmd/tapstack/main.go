@@ -125,7 +125,8 @@ func run(args []string, stop <-chan struct{}) error {
 		return err
 	}
 	defer srv.close()
-	fmt.Printf("ready %s on %s, %d threads, netpart=%s\n", s.Addr(), *tapName, *threads, part.Name())
+	fmt.Printf("ready %s on %s, %d threads on %d LWKT CPUs, netpart=%s\n", s.Addr(), *tapName, *threads,
+		s.System().NCPU(), part.Name())
 	select {
 	case <-sig:
 	case <-stop:
