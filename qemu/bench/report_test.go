@@ -28,7 +28,7 @@ func sample() *Results {
 		res.Runs = append(res.Runs, r)
 	}
 	all := func(boot, rps, echo, mem float64) map[string]float64 {
-		return map[string]float64{"boot_ms": boot, "wrk_rps": rps, "wrk_p50_ms": 1, "wrk_p99_ms": 9,
+		return map[string]float64{"boot_ms": boot, "up_ms": boot - 50, "wrk_rps": rps, "wrk_p50_ms": 1, "wrk_p99_ms": 9,
 			"ab_rps": rps / 2, "echo_mbps": echo, "mem_mib": mem, "footprint_mib": mem + 20, "image_mb": 11}
 	}
 	add(Damselfly, 1, all(300, 2000, 40, 10))
