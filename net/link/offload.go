@@ -68,8 +68,9 @@ type Offloader interface {
 	// means nothing (then the stack uses Send only).
 	OffloadCaps() Offloads
 	// SendOffload transmits frame (which it does not keep, as Send) and
-	// applies o. An Ethernet frame longer than the MTU is accepted only
-	// with GSO.
+	// applies o; it may write into frame (a software finisher stores the
+	// checksum in place). An Ethernet frame longer than the MTU is
+	// accepted only with GSO.
 	SendOffload(frame []byte, o TxOffload) error
 }
 
