@@ -217,16 +217,24 @@ func run(ctx context.Context, o options) int {
 				return ram - *m.GuestAvailable
 			}},
 	}
+	// Paths in the notes are relative to the working directory when under it.
+	cwd, _ := os.Getwd()
+	rel := func(p string) string {
+		if r, err := filepath.Rel(cwd, p); err == nil && !strings.HasPrefix(r, "..") {
+			return r
+		}
+		return p
+	}
 	res.Setup.Notes = []string{
 		fmt.Sprintf("Damselfly: %s (%d bytes, %d bytes loaded), cmdline %q. Memory in use = the Go runtime's Sys from /status.json "+
 			"(kernel.memory.sys: everything the runtime took above the image, heap, stacks and its metadata); memory taken adds the loaded image and the %d MiB DMA window.",
-			o.kernel, sizes[o.kernel], span, guests[0].cfg.Append, dmaWindow>>20),
+			rel(o.kernel), sizes[o.kernel], span, guests[0].cfg.Append, dmaWindow>>20),
 		fmt.Sprintf("Linux: Debian %s (%s, %d bytes) with a busybox initramfs running httpd-linux (%s, %d bytes), cmdline %q. "+
 			"Memory in use = MemTotal - MemAvailable from /proc/meminfo (kernel.memory.guest_in_use: not the kernel image or boot reservations, "+
 			"but the unpacked initramfs, slab and page tables); memory taken = guest RAM - MemAvailable.",
-			strings.TrimSpace(string(kver)), vmlinuz, sizes[vmlinuz], initrd, sizes[initrd], guests[1].cfg.Append),
+			strings.TrimSpace(string(kver)), rel(vmlinuz), sizes[vmlinuz], rel(initrd), sizes[initrd], guests[1].cfg.Append),
 		fmt.Sprintf("QEMU: -M microvm -smp %d -m %s, %s, %s networking, disk %s (%d bytes) on virtio-blk, virtio-net with MAC %s.",
-			o.smp, o.mem, res.Setup.Accel, res.Setup.Net, o.disk, sizes[o.disk], guestMAC),
+			o.smp, o.mem, res.Setup.Accel, res.Setup.Net, rel(o.disk), sizes[o.disk], guestMAC),
 		fmt.Sprintf("Load, from the host: %s; %s; echo of %d bytes through port 7, checked; boot time = QEMU start to the first GET / answered 200 (probes every %v).",
 			strings.Join(wrkArgs(t, ld.wrkFor), " "), strings.Join(abArgs(t, ld.abN), " "), ld.echoBytes, probeEvery),
 	}
