@@ -185,7 +185,7 @@ func run(ctx context.Context, o options) int {
 			},
 		}
 		res.Setup.Net = "user"
-		res.Setup.Warning = "user networking (not root): QEMU's slirp terminates every TCP connection on the host side, " +
+		res.Setup.Warning = "user networking (not root, or --net user): QEMU's slirp terminates every TCP connection on the host side, " +
 			"so these figures measure slirp as much as the guests and are not comparable with tap figures or between guests."
 		fmt.Fprintf(os.Stderr, "bench: warning: %s\n", res.Setup.Warning)
 	}
