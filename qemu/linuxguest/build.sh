@@ -95,9 +95,12 @@ echo "linuxguest: fetching $kpkg and busybox-static" >&2
 apt-get download "$kpkg" busybox-static >/dev/null 2>&1 ||
 	{ echo "linuxguest: apt-get download $kpkg busybox-static failed" >&2; exit 1; }
 for d in *.deb; do dpkg -x "$d" root; done
-cp root/boot/vmlinuz-* "$out/vmlinuz"
+# Outputs are made in the work directory and moved into OUTDIR together at
+# the end, so a failed build leaves OUTDIR as it was.
+mkdir -p result
+cp root/boot/vmlinuz-* result/vmlinuz
 kver=${kpkg#linux-image-}
-echo "$kver" > "$out/kernel-version"
+echo "$kver" > result/kernel-version
 
 mkdir -p initrd/bin initrd/proc initrd/sys initrd/dev initrd/etc initrd/lib/modules initrd/tmp initrd/mnt
 cp root/bin/busybox initrd/bin/busybox
@@ -192,5 +195,6 @@ done
 exec sh /etc/init.sh
 INIT
 chmod +x initrd/init
-(cd initrd && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$out/initrd.img"
+(cd initrd && find . | cpio -o -H newc 2>/dev/null | gzip -1) > result/initrd.img
+mv result/vmlinuz result/kernel-version result/initrd.img "$out/"
 ls -l "$out" >&2
