@@ -290,10 +290,10 @@ func (s *Stack) dispatch(f []byte, rss link.RSS, arrival int) {
 	}
 	p := s.threads[t]
 	if arrival >= 0 && arrival != t {
-		p.loop.Post(func() { p.ctr.hopsIn++; p.inputFrame(f) })
+		p.loop.Post(func() { p.ctr.hopsIn++; p.inputFrameRx(f, rss) })
 		return
 	}
-	p.loop.Post(func() { p.inputFrame(f) })
+	p.loop.Post(func() { p.inputFrameRx(f, rss) })
 }
 
 // newProto makes thread i's protocol state (its loop is attached after).
@@ -313,6 +313,7 @@ func newProto(s *Stack, i int) *proto {
 	tc := tcp.Config{
 		Now: s.cfg.Now, Output: p.outputTCP, MTU: s.mtu, ISNSecret: s.cfg.ISNSecret,
 	}
+	p.setupOffload(&tc) // offload.go
 	if s.cfg.TCP != nil {
 		s.cfg.TCP(&tc)
 	}
