@@ -229,6 +229,9 @@ func TestOffloadEcho(t *testing.T) {
 				}
 				return
 			}
+			if !oa.Csum {
+				t.Fatalf("the stack does not use the link's offloads: is newProto's setupOffload call (stack.go) missing? %+v", oa)
+			}
 			for _, o := range []OffloadStats{oa, ob} {
 				if !o.Csum || !o.TSO || o.TxCsumFrames == 0 || o.TxGSOFrames == 0 || o.TxGSOSegments < 2*o.TxGSOFrames || o.RxValidated == 0 || o.TxErrors != 0 {
 					t.Errorf("offload counters: %+v", o)
