@@ -349,16 +349,16 @@ func TestStorageBench(t *testing.T) {
 		if mode == "fs" {
 			names = fsBenchNames
 		}
-		fmt.Fprintf(&b, "| %sbench figure | Damselfly MB/s | Damselfly ops/s | Linux MB/s | Linux ops/s | Damselfly/Linux |\n", mode)
+		fmt.Fprintf(&b, "| %sbench figure | Damselfly MB/s | Damselfly ops/s (min–max) | Linux MB/s | Linux ops/s (min–max) | Damselfly/Linux |\n", mode)
 		b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: |\n")
 		for _, n := range names {
-			dm, di := medians(guests[0].lines[mode], n)
-			lm, li := medians(guests[1].lines[mode], n)
+			dm, di, dlo, dhi := medians(guests[0].lines[mode], n)
+			lm, li, llo, lhi := medians(guests[1].lines[mode], n)
 			ratio := "-"
 			if li > 0 {
 				ratio = fmt.Sprintf("%.2f", di/li)
 			}
-			fmt.Fprintf(&b, "| %s | %.1f | %.0f | %.1f | %.0f | %s |\n", n, dm, di, lm, li, ratio)
+			fmt.Fprintf(&b, "| %s | %.1f | %.0f (%.0f–%.0f) | %.1f | %.0f (%.0f–%.0f) | %s |\n", n, dm, di, dlo, dhi, lm, li, llo, lhi, ratio)
 		}
 		b.WriteString("\n")
 	}
@@ -377,22 +377,22 @@ func TestStorageBench(t *testing.T) {
 	}
 }
 
-// medians returns the median MB/s and ops/s of figure name over runs.
-func medians(runs []benchRun, name string) (mbps, iops float64) {
+// medians returns the median MB/s and ops/s of figure name over runs, and
+// the lowest and highest ops/s (for fixed-size requests, the spread of
+// both).
+func medians(runs []benchRun, name string) (mbps, iops, lo, hi float64) {
 	var m, o []float64
 	for _, r := range runs {
 		if p, ok := r[name]; ok {
 			m, o = append(m, p.MBps), append(o, p.IOPS)
 		}
 	}
-	med := func(v []float64) float64 {
-		if len(v) == 0 {
-			return 0
-		}
-		slices.Sort(v)
-		return v[len(v)/2]
+	if len(o) == 0 {
+		return 0, 0, 0, 0
 	}
-	return med(m), med(o)
+	slices.Sort(m)
+	slices.Sort(o)
+	return m[len(m)/2], o[len(o)/2], o[0], o[len(o)-1]
 }
 
 func qemuVersion() string {
