@@ -113,7 +113,11 @@ func Run(app func(ctx context.Context)) {
 		microvm.PowerOff(success)
 	}
 	if microvm.OnPowerButton(func() { shutdown("power button pressed", true) }) {
-		Klog.Debugf("power button: ACPI GED at %#x", m.Platform.GEDBase)
+		if m.Platform.GEDBase != 0 {
+			Klog.Debugf("power button: ACPI GED at %#x", m.Platform.GEDBase)
+		} else {
+			Klog.Debugf("power button: ACPI fixed power button (PM1 event block)")
+		}
 	}
 
 	os.Stdout.WriteString(ReadyLine(m.Online, len(m.CPUs), usable, int64(microvm.Since())))

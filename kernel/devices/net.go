@@ -78,7 +78,7 @@ func StartNetwork(cfg board.Config, sys *sched.System, ncpu int) (*stack.Stack, 
 		dev = d
 	}
 	if dev == nil {
-		return nil, nil, errors.New("no virtio-net device (attach one: -netdev user,id=n0 -device virtio-net-device,netdev=n0)")
+		return nil, nil, errors.New("no virtio-net device (attach one: -netdev user,id=n0 -device virtio-net-device,netdev=n0 on microvm, virtio-net-pci on q35/pc)")
 	}
 	scfg := stack.Config{Link: dev, Threads: ncpu, Loops: stack.SchedLoops(sys), DNS: cfg.DNS}
 	if hasOption(microvm.M.Boot.Cmdline, "netpart") {

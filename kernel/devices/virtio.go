@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"damselfly/blk"
+	"damselfly/board"
+	"damselfly/board/microvm"
 	"damselfly/kernel"
 	"damselfly/virtio"
 	"damselfly/virtio/vblk"
@@ -73,7 +75,10 @@ func VirtioSlots() []virtio.MMIOSlot {
 	for _, d := range kernel.Config.Virtio {
 		slots = append(slots, virtio.ProbeMMIO(uintptr(d.Base), uintptr(d.Size), 1, phys)...)
 	}
-	if len(slots) == 0 {
+	// Only microvm has virtio-mmio slots there; on q35/pc that range is in
+	// the PCI hole, where firmware may put BARs, and a probe read of a
+	// device register can have side effects (reading an ISR clears it).
+	if len(slots) == 0 && microvm.M.Platform.Name == board.QEMUMicrovm.Name {
 		slots = virtio.ProbeMMIO(microvmVirtioBase, microvmVirtioStride, microvmVirtioSlots, phys)
 	}
 	return slots
@@ -120,7 +125,7 @@ func OpenDisk(name string) (*blk.Disk, error) {
 	}
 	n += npci
 	if n == 0 {
-		return nil, errors.New("no virtio-blk device (attach one: -drive ...,if=none -device virtio-blk-device)")
+		return nil, errors.New("no virtio-blk device (attach one: -drive ...,if=none -device virtio-blk-device on microvm, virtio-blk-pci on q35/pc)")
 	}
 	return nil, fmt.Errorf("no disk %s (found %d virtio-blk devices: vda..vd%c)", name, n, 'a'+n-1)
 }
