@@ -36,7 +36,9 @@ func wakeEntryAddr() uintptr
 
 func lapicReg(off uintptr) *uint32 { return (*uint32)(unsafe.Pointer(uintptr(lapicBase) + off)) }
 
-// initIdle measures the APIC timer against the TSC over 10 ms and installs
+// initIdle measures the APIC timer against the TSC over 2 ms (an idle
+// deadline a few tenths of a percent late costs nothing: the caller
+// rechecks its clock) and installs
 // the wake gate and the idle hook. Without a TSC rate it leaves the
 // spinning idle in place.
 func initIdle() {
@@ -48,7 +50,7 @@ func initIdle() {
 	*lapicReg(lapicLVTTimer) = lvtMasked | wakeVector
 	*lapicReg(lapicTimerInit) = math.MaxUint32
 	t0 := rdtsc()
-	for rdtsc()-t0 < M.TSCHz/100 {
+	for rdtsc()-t0 < M.TSCHz/500 {
 	}
 	left := *lapicReg(lapicTimerCur)
 	t1 := rdtsc()

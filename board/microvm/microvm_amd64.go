@@ -167,10 +167,8 @@ func init() {
 	startTimekeeper()
 }
 
-// startCPUs brings up the application processors. The tamago amd64
-// package's InitSMP counts CPUs from CPUID topology leaves, which a VMM may
-// fill differently from the vCPUs it created; we cap it by the MADT's list
-// and check the result against it.
+// startCPUs brings up the application processors the MADT lists (capped
+// by smp=) and checks how many came online.
 func startCPUs() {
 	want := 0
 	for _, c := range M.CPUs {
@@ -194,13 +192,12 @@ func startCPUs() {
 		}
 	}
 	M.Target = want
-	switch {
-	case want <= 1:
+	// The MADT's list, not the tamago package's InitSMP, which counts CPUs
+	// from CPUID topology (a VMM may fill it differently from the vCPUs it
+	// created) and waits 10 ms per CPU.
+	if want <= 1 {
 		AMD64.InitSMP(1)
-	case amd64.NumCPU() >= want:
-		AMD64.InitSMP(want)
-	default:
-		M.Notes = append(M.Notes, fmt.Sprintf("smp: CPUID topology shows %d CPUs, the MADT %d: starting the MADT's", amd64.NumCPU(), want))
+	} else {
 		startAPsFromMADT(want)
 	}
 	M.Online = runtime.GOMAXPROCS(0)

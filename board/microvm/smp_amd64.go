@@ -13,6 +13,7 @@
 package microvm
 
 import (
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -57,6 +58,16 @@ func startAPsFromMADT(n int) {
 	poke32(apCR3Addr, uint32(readCR3()))
 
 	vector := apInitAddr >> 12 // STARTUP vector: the page of the trampoline
+	// The 10 ms wait between INIT and STARTUP is for the discrete APICs of
+	// old processors (SDM 9.4.4.1); virtual CPUs take STARTUP at once, and
+	// Linux skips the wait on modern processors too. Under a hypervisor we
+	// wait 100 us. Each AP must be through the shared trampoline (it counts
+	// itself in the task area's first word) before the next one enters it.
+	initWait := 10 * time.Millisecond
+	if M.Hypervisor.Present {
+		initWait = 100 * time.Microsecond
+	}
+	ready := (*uint32)(unsafe.Pointer(uintptr(tamagoTaskArea)))
 	boot := LAPICID()
 	started := 1
 	for _, c := range M.CPUs {
@@ -64,9 +75,21 @@ func startAPsFromMADT(n int) {
 			continue
 		}
 		AMD64.LAPIC.IPI(int(c.APICID), vector, 1<<lapic.ICR_INIT|lapic.ICR_DLV_INIT)
-		time.Sleep(10 * time.Millisecond)
+		spinFor(initWait)
 		AMD64.LAPIC.IPI(int(c.APICID), vector, 1<<lapic.ICR_INIT|lapic.ICR_DLV_SIPI)
 		started++
+		for t0 := rdtsc(); atomic.LoadUint32(ready) < uint32(started-1); {
+			if rdtsc()-t0 > M.TSCHz/10 { // 100 ms: GOMAXPROCS reports the shortfall
+				break
+			}
+		}
 	}
 	AMD64.GOMAXPROCS(started)
+}
+
+// spinFor busy-waits d on the TSC (the scheduler is not running other
+// CPUs yet, and a timer would cost more than these waits).
+func spinFor(d time.Duration) {
+	for t0, n := rdtsc(), uint64(d)*M.TSCHz/1e9; rdtsc()-t0 < n; {
+	}
 }
