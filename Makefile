@@ -13,9 +13,11 @@ BUILD        := $(CURDIR)/build
 KERNEL       := $(BUILD)/kernel.elf
 APP          ?= ./kernel/cmd/damselfly
 # Load address of the kernel image (16 MiB + 64 KiB: RamStart is 16 MiB, see docs/boot.md);
-# -R aligns sections to pages. The tags select our board's cpuinit and RamStart over the
-# tamago module's. ci/kernel.go builds with the same flags.
-KERNEL_LDFLAGS ?= -T 0x1010000 -R 0x1000
+# -R aligns sections to pages; -s -w leave out the symbol table and DWARF (3.4 MB: stack
+# traces and the fault report use the runtime's own tables; build with
+# KERNEL_LDFLAGS="-T 0x1010000 -R 0x1000" to debug with gdb). The tags select our board's
+# cpuinit and RamStart over the tamago module's. ci/kernel.go builds with the same flags.
+KERNEL_LDFLAGS ?= -s -w -T 0x1010000 -R 0x1000
 KERNEL_TAGS    ?= linkramstart,linkcpuinit
 TAMAGO_ENV   := GOOS=tamago GOARCH=amd64 GOOSPKG=github.com/usbarmory/tamago
 SMP          ?= 2

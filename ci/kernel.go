@@ -16,7 +16,7 @@ import (
 var KernelBuild = []string{
 	"toolchain/go", "build", "-trimpath",
 	"-tags", "linkramstart,linkcpuinit",
-	"-ldflags", "-T 0x1010000 -R 0x1000",
+	"-ldflags", "-s -w -T 0x1010000 -R 0x1000",
 }
 
 // KernelEnv is the environment of KernelBuild.
