@@ -77,7 +77,7 @@ func runAppliance(ctx context.Context) error {
 		Files:  root.FS(),
 		Writer: writer,
 		Name:   "damselfly",
-		Status: func() any { return kernelStatus(sys, st, dev) },
+		Status: func() any { return kernelStatus(sys, st, dev, root) },
 	})
 	var echo, discard httpd.StreamStats
 	for _, svc := range []struct {
@@ -146,7 +146,7 @@ type tcpConn struct {
 }
 
 // kernelStatus is the "kernel" member of /status.json.
-func kernelStatus(sys *sched.System, st *stack.Stack, dev *vnet.Device) any {
+func kernelStatus(sys *sched.System, st *stack.Stack, dev *vnet.Device, root *vfs.VFS) any {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	ss := sys.Stats()
@@ -155,6 +155,11 @@ func kernelStatus(sys *sched.System, st *stack.Stack, dev *vnet.Device) any {
 		for _, c := range list {
 			conns = append(conns, tcpConn{Local: c.Local.String(), Remote: c.Remote.String(), State: c.State, CPU: cpu})
 		}
+	}
+	_, offload := st.OffloadStats()
+	ports := []vfs.PortStats{}
+	for _, m := range root.Mounts() {
+		ports = append(ports, m.Port().Stats())
 	}
 	ns := st.Stats()
 	perThread := make([]map[string]any, len(ns.Threads))
@@ -177,6 +182,8 @@ func kernelStatus(sys *sched.System, st *stack.Stack, dev *vnet.Device) any {
 		"tcp_connections": conns,
 		"disks":           devices.DiskStats(),
 		"irqs":            devices.IRQStats(),
+		"offload":         offload,
+		"vfs_ports":       ports,
 		"memory": map[string]uint64{
 			"heap_alloc": ms.HeapAlloc, "heap_sys": ms.HeapSys, "sys": ms.Sys,
 		},
