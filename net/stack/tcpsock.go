@@ -35,17 +35,17 @@ type TCPConn struct {
 	closed      chan struct{}
 	closeOnce   sync.Once
 
-	// Read side: one Read at a time, with its own message and reply port.
-	rmu  sync.Mutex
-	rmsg tcpRecvMsg
-	rw   *waiter
+	// Read side: one Read at a time, with its own message and reply port
+	// (made by the first Read: the protocol thread makes the TCPConn of
+	// every accepted connection, so it stays small).
+	rmu sync.Mutex
+	rd  *reader
 
 	// Write side: one Write at a time (its data is not interleaved with
-	// another's), with a ring of send messages and their reply port.
-	wmu   sync.Mutex
-	wmsgs [maxSendsInFlight]tcpSendMsg
-	ww    *waiter
-	wgen  uint64 // the current Write's generation
+	// another's), with send messages and their reply port (first Write).
+	wmu  sync.Mutex
+	wr   *writer
+	wgen uint64 // the current Write's generation
 
 	// Owned by the thread: sends kept until the buffer takes them, and
 	// the newest write generation whose sends were cancelled.
@@ -61,11 +61,20 @@ const (
 	maxSendsInFlight = 8
 )
 
+type reader struct {
+	m tcpRecvMsg
+	w *waiter
+}
+
+type writer struct {
+	ms [maxSendsInFlight]tcpSendMsg
+	w  *waiter
+}
+
 func newTCPConn(s *Stack, p *proto, c *tcp.Conn) *TCPConn {
 	tc := &TCPConn{
 		s: s, p: p, c: c, local: c.LocalAddr(), remote: c.RemoteAddr(),
 		rwake: make(chan struct{}, 1), wwake: make(chan struct{}, 1), closed: make(chan struct{}),
-		rw: newWaiter(1), ww: newWaiter(maxSendsInFlight),
 	}
 	c.SetNotify(tc.notify)
 	return tc
@@ -131,12 +140,15 @@ func (c *TCPConn) Read(b []byte) (int, error) {
 		if c.rdl.expired() {
 			return 0, c.opErr("read", os.ErrDeadlineExceeded)
 		}
-		m := &c.rmsg
-		m.Init(c.rw.port, 0)
+		if c.rd == nil {
+			c.rd = &reader{w: newWaiter(1)}
+		}
+		m := &c.rd.m
+		m.Init(c.rd.w.port, 0)
 		m.c, m.b, m.n = c, b, 0
 		c.s.post(c.p, m)
 		select {
-		case <-c.rw.ch:
+		case <-c.rd.w.ch:
 		case <-c.p.loop.Exited():
 			return 0, c.opErr("read", ErrClosed)
 		}
@@ -177,6 +189,10 @@ func (c *TCPConn) Write(b []byte) (int, error) {
 	}
 	c.wgen++
 	gen := c.wgen
+	if c.wr == nil {
+		c.wr = &writer{w: newWaiter(maxSendsInFlight)}
+	}
+	wr := c.wr
 	var (
 		total    int   // bytes queued by replied sends
 		next     int   // offset of the first byte not yet sent
@@ -186,16 +202,16 @@ func (c *TCPConn) Write(b []byte) (int, error) {
 		firstErr error
 		canceled bool
 	)
-	for i := range c.wmsgs {
+	for i := range wr.ms {
 		free[i] = i
 	}
 	nfree = len(free)
 	for next < len(b) || inflight > 0 {
 		for firstErr == nil && !canceled && next < len(b) && nfree > 0 {
 			nfree--
-			m := &c.wmsgs[free[nfree]]
+			m := &wr.ms[free[nfree]]
 			end := min(next+sendChunk, len(b))
-			m.Init(c.ww.port, 0)
+			m.Init(wr.w.port, 0)
 			m.c, m.b, m.gen, m.n = c, b[next:end], gen, 0
 			next = end
 			inflight++
@@ -218,7 +234,7 @@ func (c *TCPConn) Write(b []byte) (int, error) {
 			timeout = tm.C
 		}
 		select {
-		case r := <-c.ww.ch:
+		case r := <-wr.w.ch:
 			m := r.(*tcpSendMsg)
 			inflight--
 			total += m.n
@@ -226,8 +242,8 @@ func (c *TCPConn) Write(b []byte) (int, error) {
 				firstErr = err
 			}
 			m.b = nil
-			for i := range c.wmsgs {
-				if &c.wmsgs[i] == m {
+			for i := range wr.ms {
+				if &wr.ms[i] == m {
 					free[nfree] = i
 					nfree++
 				}
