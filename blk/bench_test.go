@@ -1,40 +1,11 @@
 package blk
 
 import (
-	"math/rand/v2"
-	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"damselfly/vm"
 )
-
-func TestBench(t *testing.T) {
-	d, _ := newMemDisk(t, 4<<20, false)
-	var tick atomic.Int64
-	clock := func() time.Time { return time.Unix(0, tick.Add(int64(time.Millisecond))) }
-	res, err := Bench(d, 2<<20, 3, rand.New(rand.NewPCG(1, 1)), clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"seq read 1M", "seq write 1M", "rand read 4K", "rand write 4K"}
-	if len(res) != len(want) {
-		t.Fatalf("%d results", len(res))
-	}
-	for i, r := range res {
-		if r.Name != want[i] || r.Bytes != 2<<20 || r.Elapsed != time.Millisecond || r.MBps() <= 0 {
-			t.Fatalf("result %d: %+v", i, r)
-		}
-	}
-	var out strings.Builder
-	if err := RunBench(&out, d, 1<<20, 1, rand.New(rand.NewPCG(1, 1)), clock); err != nil || strings.Count(out.String(), "blkbench: ") != 4 {
-		t.Fatalf("RunBench: %v, printed %q", err, out.String())
-	}
-	if _, err := Bench(d, 4096, 1, rand.New(rand.NewPCG(1, 1)), clock); err == nil {
-		t.Fatal("bench on a region below 1 MiB accepted")
-	}
-}
 
 func benchDisk(b *testing.B, async bool) *Disk {
 	m, _ := NewMemDevice("bench", 64<<20, false)
