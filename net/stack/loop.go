@@ -215,6 +215,11 @@ func (l *Loop) run(td *sched.Thread) {
 		}
 		next, ok := l.poll()
 		l.flushTurnEnd(c)
+		// Messages from outside the system that arrived during the turn
+		// wait in the CPU's IPI queue, which the scheduler runs only
+		// between threads: run it now (Poll), so that they are served in
+		// this turn instead of after a sleep and a switch.
+		td.Poll()
 		if m = td.GetMsg(l.port); m != nil || l.in.pending() {
 			continue
 		}
