@@ -3,7 +3,9 @@ package stack
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"net"
 	"net/netip"
 	"testing"
 
@@ -61,5 +63,24 @@ func TestThreadSocketCalls(t *testing.T) {
 	}
 	if _, err := c.Read(make([]byte, 1)); err == nil || err == io.EOF {
 		t.Fatalf("read after CloseThread: %v", err)
+	}
+}
+
+// A Close from a goroutine ends an LWKT thread's ReadThread, whether it
+// was already asleep or not.
+func TestReadThreadEndsOnClose(t *testing.T) {
+	e := newMsgEnv(t, 2)
+	var rerr error
+	started := make(chan struct{})
+	td := e.sys.GoExternal(e.cli.p.loop.Thread().CPU().ID(), sched.ThreadOpts{Name: "reader", Prio: sched.PriUser},
+		func(td *sched.Thread) {
+			close(started)
+			_, rerr = e.cli.ReadThread(td, make([]byte, 10))
+		})
+	<-started
+	e.cli.Close()
+	<-td.Done()
+	if !errors.Is(rerr, net.ErrClosed) {
+		t.Fatalf("ReadThread after Close: %v, want net.ErrClosed", rerr)
 	}
 }
