@@ -173,7 +173,7 @@ func BenchmarkSocketCall(b *testing.B) {
 		}
 	}()
 	p := s.threads[0] // on CPU 0
-	// A goroutine: SendMsgExternal, reply to a port with a waiter.
+	// A goroutine: an ExternalSender, reply to a port with a waiter.
 	b.Run("goroutine", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			if err := s.call(p, &barrierlessMsg{}); err != nil {

@@ -31,6 +31,6 @@
 //     an LWKT caller on the thread's CPU is served in its own context when
 //     the thread is idle), writes and UDP sends are sent asynchronously
 //     with a reply port, several in flight (SendMsg). User goroutines are
-//     not LWKT threads: they send with System.SendMsgExternal and wait on
+//     not LWKT threads: they send with a sched.ExternalSender and wait on
 //     a reply-only port that hands the reply to a channel (msgwait.go).
 package stack

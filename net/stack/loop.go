@@ -79,10 +79,9 @@ type Loop struct {
 	// Message counters, any CPU.
 	fast, queued atomic.Uint64
 
-	// sendIPI runs SendMsg on the thread's CPU for a sender outside the
-	// system: System.SendMsgExternal without its per-message allocation
-	// (the thread is pinned, so its CPU and port are fixed).
-	sendIPI func(cpu int, arg any)
+	// ext sends to the port from outside the system (goroutines):
+	// System.SendMsgExternal without its per-message allocation.
+	ext *sched.ExternalSender
 }
 
 type kickMsg struct{ sched.Msg }
@@ -98,7 +97,6 @@ func (l *Loop) start(f LoopFactory, id int, poll Poll, now func() time.Time, ser
 	l.in = newInbox(l.wake)
 	l.kickReply = sched.NewReplyPort("netisr-kick", func(*sched.CPU, *sched.Port, sched.Message) {})
 	l.kick.Init(l.kickReply, 0)
-	l.sendIPI = func(cpu int, arg any) { l.sys.CPU(cpu).SendMsg(l.port, arg.(sched.Message)) }
 	// The port is the thread's own, made by the thread before it runs
 	// anything; start waits for it so that no sender sees it unset.
 	ready := make(chan struct{})
@@ -106,6 +104,7 @@ func (l *Loop) start(f LoopFactory, id int, poll Poll, now func() time.Time, ser
 		func(td *sched.Thread) {
 			l.port = td.Port()
 			l.port.SetPut(l.put)
+			l.ext = f.sys.NewExternalSender(l.port)
 			close(ready)
 			l.run(td)
 		})
@@ -131,11 +130,9 @@ func (l *Loop) wake() {
 }
 
 // sendExternal sends m to the thread's port from outside the system (any
-// goroutine): the send runs on the thread's CPU as an IPI function, and
-// the reply goes to m's reply port.
-func (l *Loop) sendExternal(m sched.Message) {
-	l.sys.IPI().SendExternal(l.cpu, l.sendIPI, m)
-}
+// goroutine): the send runs on the thread's CPU, and the reply goes to
+// m's reply port.
+func (l *Loop) sendExternal(m sched.Message) { l.ext.Send(m) }
 
 // Stop ends the thread before it serves another message: queued packets
 // are dropped and queued messages are replied with ErrClosed. Safe from

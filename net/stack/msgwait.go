@@ -8,8 +8,9 @@ import (
 
 // Callers outside the LWKT system (user goroutines: net/http handlers,
 // tests, tapstack) are not threads: they cannot block in DoMsg. They send
-// as System.SendMsgExternal does, the send running on the target's CPU as
-// an IPI function (Loop.sendExternal), and name as reply port a reply-only port whose reply function hands the
+// with a sched.ExternalSender (System.SendMsgExternal for one port, without
+// an allocation per message), the send running on the target's CPU, and
+// name as reply port a reply-only port whose reply function hands the
 // message to a channel the goroutine waits on (sched's "reply port with a
 // waiter"). The reply function runs on the replier's CPU and must never
 // block: a waiter's channel holds as many messages as its owner may have
