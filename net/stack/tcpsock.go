@@ -194,10 +194,10 @@ func (c *TCPConn) Write(b []byte) (int, error) {
 	}
 	wr := c.wr
 	var (
-		total    int   // bytes queued by replied sends
-		next     int   // offset of the first byte not yet sent
-		inflight int   // sends outstanding
-		free     [maxSendsInFlight]int // indexes of wmsgs not in flight: free[:nfree]
+		total    int                   // bytes queued by replied sends
+		next     int                   // offset of the first byte not yet sent
+		inflight int                   // sends outstanding
+		free     [maxSendsInFlight]int // indexes of wr.ms not in flight: free[:nfree]
 		nfree    int
 		firstErr error
 		canceled bool
