@@ -80,7 +80,9 @@ func acquireVM(t *testing.T) {
 // boot runs one VM and returns its console and result.
 func boot(t *testing.T, cfg qemu.Config, timeout time.Duration) (string, qemu.Result, error) {
 	t.Helper()
-	cfg.Kernel = kernel(t)
+	if cfg.Kernel == "" {
+		cfg.Kernel = kernel(t)
+	}
 	acquireVM(t)
 	log := filepath.Join(t.TempDir(), "serial.log")
 	res, err := qemu.Run(context.Background(), cfg, qemu.Options{SerialLog: log, Timeout: timeout})

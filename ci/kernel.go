@@ -41,8 +41,18 @@ func repoRoot() (string, error) {
 }
 
 // BuildKernel builds pkg (e.g. ./kernel/cmd/damselfly) to out.
-func BuildKernel(root, pkg, out string) error {
-	args := append(append([]string{}, KernelBuild[1:]...), "-o", out, pkg)
+func BuildKernel(root, pkg, out string) error { return BuildKernelTags(root, pkg, out) }
+
+// BuildKernelTags is BuildKernel with build tags added to the standard ones
+// (e.g. lwktdebug).
+func BuildKernelTags(root, pkg, out string, tags ...string) error {
+	args := append([]string{}, KernelBuild[1:]...)
+	for i, a := range args {
+		if a == "-tags" && i+1 < len(args) && len(tags) > 0 {
+			args[i+1] += "," + strings.Join(tags, ",")
+		}
+	}
+	args = append(args, "-o", out, pkg)
 	cmd := exec.Command(filepath.Join(root, KernelBuild[0]), args...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), KernelEnv...)

@@ -2,6 +2,7 @@ package ci
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -11,18 +12,43 @@ import (
 	"damselfly/qemu"
 )
 
-var lwktRE = regexp.MustCompile(`(?m)^lwkt: ok cpus=(\d+) msgs=(\d+) ipis=(\d+)/(\d+) switches=(\d+)\r?$`)
+var (
+	lwktRE      = regexp.MustCompile(`(?m)^lwkt: ok cpus=(\d+) msgs=(\d+) ipis=(\d+)/(\d+) switches=(\d+)\r?$`)
+	lwktBoundRE = regexp.MustCompile(`(?m)^lwkt: bound=(\d+)/(\d+) switch_checks=(\d+)\r?$`)
+)
 
 // TestBootLWKT runs the cross-CPU message storm (selftest=lwkt) in the guest:
 // one LWKT scheduler per vCPU, messages between all of them. It runs after
 // the smp self-test, whose goroutines lock themselves to their CPUs: the
 // storm must not inherit that state.
 func TestBootLWKT(t *testing.T) {
-	for _, smp := range []int{1, 4} {
-		smp := smp
-		t.Run(fmt.Sprintf("smp%d", smp), func(t *testing.T) {
+	kernel(t) // skips (or fails under DAMSELFLY_REQUIRE_QEMU) without toolchain or QEMU
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A kernel built with -tags lwktdebug checks the LAPIC id on every
+	// thread switch (kernel/lwktdebug_tamago.go) and panics on a scheduler
+	// found on another CPU.
+	debugKernel := filepath.Join(t.TempDir(), "kernel-lwktdebug.elf")
+	if err := BuildKernelTags(root, "./kernel/cmd/damselfly", debugKernel, "lwktdebug"); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []struct {
+		smp   int
+		debug bool
+	}{{1, false}, {4, false}, {2, true}, {4, true}} {
+		v := v
+		name := fmt.Sprintf("smp%d", v.smp)
+		img := ""
+		if v.debug {
+			name += "-lwktdebug"
+			img = debugKernel
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			out, res, err := boot(t, qemu.Config{SMP: smp, Memory: "256M", Append: "selftest=smp,lwkt poweroff"}, 90*time.Second)
+			smp := v.smp
+			out, res, err := boot(t, qemu.Config{Kernel: img, SMP: smp, Memory: "256M", Append: "selftest=smp,lwkt poweroff"}, 90*time.Second)
 			if err != nil {
 				t.Fatalf("%v (status %d)", err, res.Status)
 			}
@@ -42,6 +68,22 @@ func TestBootLWKT(t *testing.T) {
 			}
 			if !strings.Contains(out, "selftest lwkt: ok") || res.Status != qemu.StatusSuccess {
 				t.Errorf("selftest result missing or status %d", res.Status)
+			}
+			// Every CPU's scheduler is pinned to its CPU (runtime.PinToProc);
+			// the debug kernel checked the LAPIC id at every switch.
+			b := lwktBoundRE.FindStringSubmatch(out)
+			if b == nil {
+				t.Fatalf("no lwkt bound line")
+			}
+			if b[1] != b[2] || b[2] != strconv.Itoa(smp) {
+				t.Errorf("%s/%s schedulers bound, want %d", b[1], b[2], smp)
+			}
+			checks, _ := strconv.ParseUint(b[3], 10, 64)
+			if v.debug && checks < num(5) {
+				t.Errorf("debug kernel checked %d switches of %d", checks, num(5))
+			}
+			if !v.debug && checks != 0 {
+				t.Errorf("release kernel made %d switch checks, want none", checks)
 			}
 		})
 	}

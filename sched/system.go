@@ -22,6 +22,10 @@ type Options struct {
 	// SwitchCheck, if set, is called by CPU cpu before every switch to a thread: the guest
 	// checks there that the LAPIC id is the one of the CPU (debug builds).
 	SwitchCheck func(cpu int)
+	// Bind, if set, is called by Start on each CPU's scheduler goroutine before its loop
+	// runs: the guest pins the goroutine to that real CPU there (runtime.PinToProc), so
+	// one scheduler runs on each CPU. A CPU whose Bind fails runs unbound; Bound reports it.
+	Bind func(cpu int) error
 }
 
 // System is one machine's set of CPUs.
@@ -37,6 +41,8 @@ type System struct {
 	created  atomic.Uint64
 	stopping atomic.Bool
 	wg       sync.WaitGroup // the host goroutines started by Start
+	bound    atomic.Int32   // CPUs whose Options.Bind succeeded
+	bindErr  atomic.Pointer[error]
 
 	// sleepMasks[slot] has bit c set while CPU c may have a thread sleeping on an ident of
 	// that hash slot. Written by each CPU for its own bit (atomic Or/And), read by wakers.
@@ -90,9 +96,26 @@ func (s *System) Start() {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			if s.opts.Bind != nil {
+				if err := s.opts.Bind(c.id); err != nil {
+					err = fmt.Errorf("sched: binding cpu %d: %w", c.id, err)
+					s.bindErr.CompareAndSwap(nil, &err)
+				} else {
+					s.bound.Add(1)
+				}
+			}
 			c.Run()
 		}()
 	}
+}
+
+// Bound reports how many CPUs' scheduler goroutines Options.Bind has bound so far, and the
+// first binding error. Without Options.Bind it reports 0, nil.
+func (s *System) Bound() (int, error) {
+	if p := s.bindErr.Load(); p != nil {
+		return int(s.bound.Load()), *p
+	}
+	return int(s.bound.Load()), nil
 }
 
 // Stop makes every CPU's loop return at its next turn and waits for the goroutines Start

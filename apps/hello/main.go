@@ -14,21 +14,19 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"runtime"
 
 	_ "damselfly/board/microvm" // machine support: the runtime's hooks for QEMU microvm
 	"damselfly/kernel"
 	"damselfly/kernel/devices"
-	"damselfly/sched"
 )
 
 func main() {
 	// kernel.Run boots (console, memory, CPUs, command line, self-tests)
 	// and then runs the application in its own goroutine.
 	kernel.Run(func(ctx context.Context) {
-		sys := sched.NewSystem(runtime.GOMAXPROCS(0), sched.Options{})
-		sys.Start()
-		kernel.Sched.Store(sys) // the shell's threads and stats show it
+		// One LWKT scheduler per CPU, each pinned to its CPU; the shell's
+		// threads and stats commands show it.
+		sys := devices.LWKTSystem()
 		// After StartNetwork, the standard library's net.Listen and
 		// net.Dial use Damselfly's stack.
 		st, _, err := devices.StartNetwork(kernel.Config, sys, sys.NCPU())

@@ -47,7 +47,7 @@ func LWKTSystem() *sched.System {
 	if sys := kernel.Sched.Load(); sys != nil {
 		return sys
 	}
-	sys := sched.NewSystem(runtime.GOMAXPROCS(0), sched.Options{})
+	sys := sched.NewSystem(runtime.GOMAXPROCS(0), kernel.SchedOptions())
 	if !kernel.Sched.CompareAndSwap(nil, sys) {
 		return kernel.Sched.Load() // another caller started one first
 	}

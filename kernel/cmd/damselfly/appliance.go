@@ -49,7 +49,7 @@ func appliance(ctx context.Context) {
 func runAppliance(ctx context.Context) error {
 	cfg := kernel.Config
 	ncpu := runtime.GOMAXPROCS(0)
-	sys := sched.NewSystem(ncpu, sched.Options{})
+	sys := sched.NewSystem(ncpu, kernel.SchedOptions())
 	sys.Start()
 	kernel.Sched.Store(sys) // the shell's threads and stats show it
 

@@ -19,10 +19,10 @@ func init() {
 //
 //	lwkt: ok cpus=<n> msgs=<n> ipis=<sent>/<avoided> switches=<n>
 //
-// The schedulers' goroutines run on the runtime's Ps, one per CPU; the
-// doorbell is the host one (a channel wake, which halts the CPU through the
-// runtime's idle hook). A LAPIC doorbell and per-CPU binding of the
-// scheduler goroutines are not wired yet (see docs/lwkt.md).
+// then `lwkt: bound=<n>/<n> switch_checks=<n>`. Each scheduler goroutine
+// is pinned to its CPU (kernel.SchedOptions); the doorbell is the channel
+// one, whose wake of a halted CPU is the runtime's LAPIC IPI (docs/lwkt.md,
+// "In the guest").
 func lwktSelfTest(t *kernel.T) error {
 	// LWKT threads are coroutines, and Go requires a coroutine to be
 	// resumed with the OS-thread locking of the goroutine that created it.
@@ -35,7 +35,7 @@ func lwktSelfTest(t *kernel.T) error {
 
 func lwktStorm() error {
 	n := runtime.GOMAXPROCS(0)
-	sys := sched.NewSystem(n, sched.Options{})
+	sys := sched.NewSystem(n, kernel.SchedOptions())
 	sys.Start()
 	defer sys.Stop()
 	res, err := sched.Storm(sys, sched.StormConfig{ClientsPerCPU: 16, MsgsPerClient: 256})
@@ -48,6 +48,11 @@ func lwktStorm() error {
 	if n > 1 && res.IPIsSent+res.IPIsAvoided == 0 {
 		return fmt.Errorf("storm on %d CPUs sent no IPI", n)
 	}
+	bound, err := sys.Bound()
+	if err != nil || bound != n {
+		return fmt.Errorf("%d of %d schedulers bound to their CPU: %v", bound, n, err)
+	}
 	fmt.Println(res.String())
+	fmt.Printf("lwkt: bound=%d/%d switch_checks=%d\n", bound, n, kernel.LWKTSwitchChecks())
 	return nil
 }

@@ -72,6 +72,12 @@ func netpoll(delay int64) (gList, int32) {
 		deadline = 1<<63 - 1
 	}
 	for tamagoPollWake.Swap(0) == 0 {
+		// A goroutine pinned to this M became runnable: stop polling
+		// (tamagoPinBreakPoll woke us, or is about to: polling was set
+		// before this load and the pin counter raised before its load).
+		if mp.tamagoPinN.Load() != 0 {
+			break
+		}
 		if gp := tamagoSigReady(); gp != nil {
 			toRun.push(gp)
 			tamagoPolling.Store(false)
@@ -93,4 +99,12 @@ func netpoll(delay int64) (gList, int32) {
 		return toRun, -1
 	}
 	return toRun, 0
+}
+
+// tamagoPinBreakPoll ends the poller's wait if mp is the M blocked in it,
+// so that mp looks at the goroutines pinned to it (tamagopin.go).
+func tamagoPinBreakPoll(mp *m) {
+	if goos.Wake != nil && tamagoPolling.Load() && tamagoPollProc.Load() == mp.procid {
+		goos.Wake(mp.procid)
+	}
 }

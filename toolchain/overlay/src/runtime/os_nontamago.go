@@ -12,3 +12,5 @@ package runtime
 func tamagoCanStartM() bool { return true }
 
 func tamagoHwinit1() {}
+
+func tamagoPinBreakPoll(mp *m) {}

@@ -1,0 +1,64 @@
+//go:build tamago
+
+package kernel
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"damselfly/board/microvm"
+	"damselfly/sched"
+)
+
+// SchedOptions returns the sched.Options of the guest's LWKT system: each
+// CPU's scheduler goroutine is pinned to its own CPU (runtime.PinToProc,
+// our runtime port's pinned goroutines: that CPU's M takes it first and no
+// other M may run it), and, in a kernel built with -tags lwktdebug, every
+// switch checks that the local APIC of the CPU running it is the
+// scheduler's own.
+//
+// sched CPU k is the CPU whose LAPIC id is k: the board starts CPUs only
+// when their ids are 0..n-1 (board/microvm startCPUs).
+func SchedOptions() sched.Options {
+	return sched.Options{
+		Bind: func(cpu int) error {
+			if !runtime.PinToProc(uint64(cpu)) {
+				err := fmt.Errorf("no CPU with LAPIC id %d runs Go code (M procids %v)", cpu, runtime.PinProcIDs())
+				bindErrMu.Lock()
+				bindErrList = append(bindErrList, err)
+				bindErrMu.Unlock()
+				return err
+			}
+			if id := microvm.LAPICID(); id != uint32(cpu) {
+				err := fmt.Errorf("pinned to LAPIC id %d, running on %d (M procids %v)", cpu, id, runtime.PinProcIDs())
+				bindErrMu.Lock()
+				bindErrList = append(bindErrList, err)
+				bindErrMu.Unlock()
+				return err
+			}
+			return nil
+		},
+		SwitchCheck: switchCheck,
+	}
+}
+
+// lwktSwitchChecks counts the LAPIC checks switchCheck made (lwktdebug
+// builds); written by every CPU's scheduler, read by self-tests.
+var lwktSwitchChecks atomic.Uint64
+
+// LWKTSwitchChecks reports how many thread switches had their CPU checked
+// (0 without -tags lwktdebug).
+func LWKTSwitchChecks() uint64 { return lwktSwitchChecks.Load() }
+
+var (
+	bindErrMu   sync.Mutex
+	bindErrList []error
+)
+
+func bindErrs() []error {
+	bindErrMu.Lock()
+	defer bindErrMu.Unlock()
+	return append([]error(nil), bindErrList...)
+}
