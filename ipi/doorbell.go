@@ -22,11 +22,16 @@ type Doorbell interface {
 // one, which behaves like a futex word (a ring with nobody waiting is remembered once).
 type HostDoorbell struct {
 	bells []chan struct{}
+	// timers[cpu] is the timer of cpu's timed waits, made on its first one and reused
+	// (Reset/Stop): a CPU with LWKT timers pending waits with a timeout every time it
+	// idles, and a new timer per wait was an allocation and a heap insert each time.
+	// Only cpu's own Wait touches timers[cpu].
+	timers []*time.Timer
 }
 
 // NewHostDoorbell returns a doorbell for ncpu CPUs.
 func NewHostDoorbell(ncpu int) *HostDoorbell {
-	d := &HostDoorbell{bells: make([]chan struct{}, ncpu)}
+	d := &HostDoorbell{bells: make([]chan struct{}, ncpu), timers: make([]*time.Timer, ncpu)}
 	for i := range d.bells {
 		d.bells[i] = make(chan struct{}, 1)
 	}
@@ -54,7 +59,14 @@ func (d *HostDoorbell) Wait(cpu int, timeout time.Duration) {
 		}
 		return
 	}
-	t := time.NewTimer(timeout)
+	t := d.timers[cpu]
+	if t == nil {
+		t = time.NewTimer(timeout)
+		d.timers[cpu] = t
+	} else {
+		// Since Go 1.23 Reset and Stop leave no stale value in t.C.
+		t.Reset(timeout)
+	}
 	select {
 	case <-d.bells[cpu]:
 	case <-t.C:
