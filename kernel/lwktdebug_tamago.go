@@ -15,7 +15,7 @@ import (
 func switchCheck(cpu int) {
 	if id := microvm.LAPICID(); id != uint32(cpu) {
 		m, pin := runtime.PinCurrent()
-		panic(fmt.Sprintf("lwkt: scheduler of cpu %d switching threads on LAPIC id %d (M procid %d, pinned to %d; bind errors: %v)", cpu, id, m, pin, bindErrs()))
+		panic(fmt.Sprintf("lwkt: scheduler of cpu %d switching threads on LAPIC id %d (M procid %d, pinned to procid %d)", cpu, id, m, pin))
 	}
 	lwktSwitchChecks.Add(1)
 }
