@@ -126,6 +126,7 @@ func origTail(t *testing.T, size, tail int64) []byte {
 // out): the guest's digest of the disk at boot must match the image's, and
 // after power-off the second half must hold a copy of the first.
 func TestBootBlk(t *testing.T) {
+	t.Parallel() // the 5 GiB disk takes minutes: overlap it with the other boot tests
 	sizes := []int64{1<<20 + 512, 64 << 20}
 	if os.Getenv("DAMSELFLY_SHORT") == "" {
 		sizes = append(sizes, 5<<30)
