@@ -57,7 +57,7 @@ type TCPConn struct {
 // maxSendsInFlight of them outstanding: the writer keeps the protocol
 // thread supplied and waits only when the send buffer is full.
 const (
-	sendChunk        = 16 << 10
+	sendChunk        = 64 << 10
 	maxSendsInFlight = 8
 )
 
