@@ -105,34 +105,10 @@ func TestTapPartition(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				startUntil(t, cfg, "damselfly: appliance up", 90*time.Second, 4*time.Minute)
 				var st statusConns
-				err := inNetns(ns.name, func() error {
-					var conns []net.Conn
-					defer func() {
-						for _, c := range conns {
-							c.Close()
-						}
-					}()
-					for i := 0; i < nconn; i++ {
-						c, err := net.DialTimeout("tcp", "10.0.3.2:80", 20*time.Second)
-						if err != nil {
-							return fmt.Errorf("connection %d: %w", i, err)
-						}
-						conns = append(conns, c)
-					}
-					c, err := net.DialTimeout("tcp", "10.0.3.2:80", 20*time.Second)
-					if err != nil {
-						return err
-					}
-					defer c.Close()
-					c.SetDeadline(time.Now().Add(60 * time.Second))
-					io.WriteString(c, "GET /status.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-					resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-					if err != nil {
-						return err
-					}
-					defer resp.Body.Close()
-					return json.NewDecoder(resp.Body).Decode(&st)
-				})
+				body, err := statusWhileConnected(ns, nconn)
+				if err == nil {
+					err = json.Unmarshal(body, &st)
+				}
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -195,4 +171,41 @@ func TestTapPartition(t *testing.T) {
 			})
 		}
 	}
+}
+
+// statusWhileConnected opens nconn connections to the guest's port 80 from
+// inside ns and, while they are open, reads /status.json on one more; it
+// returns the body.
+func statusWhileConnected(ns *netns, nconn int) ([]byte, error) {
+	var body []byte
+	err := inNetns(ns.name, func() error {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for i := 0; i < nconn; i++ {
+			c, err := net.DialTimeout("tcp", "10.0.3.2:80", 20*time.Second)
+			if err != nil {
+				return fmt.Errorf("connection %d: %w", i, err)
+			}
+			conns = append(conns, c)
+		}
+		c, err := net.DialTimeout("tcp", "10.0.3.2:80", 20*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(60 * time.Second))
+		io.WriteString(c, "GET /status.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, err = io.ReadAll(resp.Body)
+		return err
+	})
+	return body, err
 }

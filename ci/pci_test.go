@@ -1,14 +1,12 @@
 package ci
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -255,41 +253,13 @@ func TestTapPCIMultiqueue(t *testing.T) {
 			} `json:"irqs"`
 		} `json:"kernel"`
 	}
-	err := inNetns(ns.name, func() error {
-		var conns []net.Conn
-		defer func() {
-			for _, c := range conns {
-				c.Close()
-			}
-		}()
-		for i := 0; i < nconn; i++ {
-			c, err := net.DialTimeout("tcp", "10.0.3.2:80", 20*time.Second)
-			if err != nil {
-				return fmt.Errorf("connection %d: %w", i, err)
-			}
-			conns = append(conns, c)
-		}
-		c, err := net.DialTimeout("tcp", "10.0.3.2:80", 20*time.Second)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(60 * time.Second))
-		io.WriteString(c, "GET /status.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return err
-		}
-		if err := json.Unmarshal(b, &st); err != nil {
-			return err
-		}
-		return json.Unmarshal(b, &irqs)
-	})
+	b, err := statusWhileConnected(ns, nconn)
+	if err == nil {
+		err = json.Unmarshal(b, &st)
+	}
+	if err == nil {
+		err = json.Unmarshal(b, &irqs)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

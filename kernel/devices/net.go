@@ -40,17 +40,8 @@ func StartNetwork(cfg board.Config, sys *sched.System, ncpu int) (*stack.Stack, 
 		if err != nil {
 			return nil, nil, fmt.Errorf("virtio-net at %#x: %w", s.Addr, err)
 		}
-		kicks := make([]chan struct{}, ncpu)
-		for i := range kicks {
-			kicks[i] = make(chan struct{}, 1)
-		}
-		d, err := vnet.New(tr, virtio.IdentityDMA{}, vnet.Options{Name: "vtnet0", Queues: ncpu,
-			Schedule: func(q int) {
-				select {
-				case kicks[q%len(kicks)] <- struct{}{}:
-				default:
-				}
-			}})
+		kicks, schedule := queueKicks(ncpu)
+		d, err := vnet.New(tr, virtio.IdentityDMA{}, vnet.Options{Name: "vtnet0", Queues: ncpu, Schedule: schedule})
 		if err != nil {
 			return nil, nil, fmt.Errorf("virtio-net at %#x: %w", s.Addr, err)
 		}
@@ -109,6 +100,21 @@ func StartNetwork(cfg board.Config, sys *sched.System, ncpu int) (*stack.Stack, 
 	}
 	net.DialFunc = st.Dial
 	return st, dev, nil
+}
+
+// queueKicks returns one kick channel per CPU and the driver's Schedule
+// hook, which kicks queue q's poller (pollQueue) without blocking.
+func queueKicks(ncpu int) ([]chan struct{}, func(q int)) {
+	kicks := make([]chan struct{}, ncpu)
+	for i := range kicks {
+		kicks[i] = make(chan struct{}, 1)
+	}
+	return kicks, func(q int) {
+		select {
+		case kicks[q%len(kicks)] <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // pollQueue runs receive rounds on one queue pair: when the driver asks

@@ -150,17 +150,8 @@ func startPCINet(ncpu int) (*vnet.Device, error) {
 			return nil, fmt.Errorf("virtio-net-pci: %w", err)
 		}
 		route, werr := wireMSIX("vtnet0", tr)
-		kicks := make([]chan struct{}, ncpu)
-		for i := range kicks {
-			kicks[i] = make(chan struct{}, 1)
-		}
-		d, err := vnet.New(tr, virtio.IdentityDMA{}, vnet.Options{Name: "vtnet0", Queues: ncpu,
-			Schedule: func(q int) {
-				select {
-				case kicks[q%len(kicks)] <- struct{}{}:
-				default:
-				}
-			}})
+		kicks, schedule := queueKicks(ncpu)
+		d, err := vnet.New(tr, virtio.IdentityDMA{}, vnet.Options{Name: "vtnet0", Queues: ncpu, Schedule: schedule})
 		if err != nil {
 			return nil, fmt.Errorf("virtio-net-pci %v: %w", v.Fn.BDF, err)
 		}
