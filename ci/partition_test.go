@@ -119,27 +119,12 @@ func TestTapPartition(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				perCPU := make([]int, smp)
-				n := 0
-				for _, c := range st.Kernel.Conns {
-					if c.State != "ESTABLISHED" || !strings.HasSuffix(c.Local, ":80") {
-						continue
-					}
-					local, err1 := netip.ParseAddrPort(c.Local)
-					remote, err2 := netip.ParseAddrPort(c.Remote)
-					if err1 != nil || err2 != nil {
-						t.Fatalf("connection %+v: %v %v", c, err1, err2)
-					}
-					want := part.Thread(remote, local, smp)
+				perCPU, n := checkOwners(t, st, smp, mode, func(remote, local netip.AddrPort) int {
 					if mode == "ports" {
-						want = int(local.Port()+remote.Port()) % smp // the rule, written out
+						return int(local.Port()+remote.Port()) % smp // the rule, written out
 					}
-					if c.CPU != want {
-						t.Errorf("%s -> %s on cpu %d, %s names %d", c.Remote, c.Local, c.CPU, mode, want)
-					}
-					perCPU[c.CPU]++
-					n++
-				}
+					return part.Thread(remote, local, smp)
+				})
 				if n < nconn {
 					t.Errorf("%d established connections in /status.json, want at least %d", n, nconn)
 				}
@@ -208,4 +193,29 @@ func statusWhileConnected(ns *netns, nconn int) ([]byte, error) {
 		return err
 	})
 	return body, err
+}
+
+// checkOwners checks that every established connection to port 80 in st is
+// on the CPU owner names, and counts them per CPU.
+func checkOwners(t *testing.T, st statusConns, smp int, mode string, owner func(remote, local netip.AddrPort) int) (perCPU []int, n int) {
+	t.Helper()
+	perCPU = make([]int, smp)
+	for _, c := range st.Kernel.Conns {
+		if c.State != "ESTABLISHED" || !strings.HasSuffix(c.Local, ":80") {
+			continue
+		}
+		local, err1 := netip.ParseAddrPort(c.Local)
+		remote, err2 := netip.ParseAddrPort(c.Remote)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("connection %+v: %v %v", c, err1, err2)
+		}
+		if want := owner(remote, local); c.CPU != want {
+			t.Errorf("%s -> %s on cpu %d, %s names %d", c.Remote, c.Local, c.CPU, mode, want)
+		}
+		if c.CPU >= 0 && c.CPU < smp {
+			perCPU[c.CPU]++
+		}
+		n++
+	}
+	return perCPU, n
 }

@@ -267,23 +267,9 @@ func TestTapPCIMultiqueue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	perCPU := make([]int, smp)
-	n := 0
-	for _, c := range st.Kernel.Conns {
-		if c.State != "ESTABLISHED" || !strings.HasSuffix(c.Local, ":80") {
-			continue
-		}
-		local, err1 := netip.ParseAddrPort(c.Local)
-		remote, err2 := netip.ParseAddrPort(c.Remote)
-		if err1 != nil || err2 != nil {
-			t.Fatalf("connection %+v: %v %v", c, err1, err2)
-		}
-		if want := part.Thread(remote, local, smp); c.CPU != want {
-			t.Errorf("%s -> %s on cpu %d, toeplitz names %d", c.Remote, c.Local, c.CPU, want)
-		}
-		perCPU[c.CPU]++
-		n++
-	}
+	perCPU, n := checkOwners(t, st, smp, "toeplitz", func(remote, local netip.AddrPort) int {
+		return part.Thread(remote, local, smp)
+	})
 	if n < nconn || perCPU[0] == 0 || perCPU[1] == 0 {
 		t.Errorf("%d established connections, per CPU %v", n, perCPU)
 	}
