@@ -32,28 +32,35 @@ var tamagoPinAny atomic.Bool
 
 // tamagoPinPut queues the runnable gp on the M it is pinned to and gets
 // that M to run it.
-func tamagoPinPut(gp *g, _ bool) {
+func tamagoPinPut(gp *g) {
 	mp := gp.tamagoPin
 	lock(&sched.lock)
 	mp.tamagoPinq.pushBack(gp)
 	mp.tamagoPinN.Add(1)
-	woken := false
-	if tamagoMidleTake(mp) {
-		if pp, _ := pidleget(0); pp != nil {
-			mp.nextp.set(pp)
-			woken = true
-		} else {
-			// No P is free (the world is stopped): startTheWorld calls
-			// tamagoPinKick.
-			mput(mp)
-		}
-	}
+	woken := tamagoPinTakeIdle(mp)
 	unlock(&sched.lock)
 	if woken {
 		notewakeup(&mp.park)
 		return
 	}
 	tamagoPinBreakPoll(mp)
+}
+
+// tamagoPinTakeIdle takes mp off the idle M list, if it is there, and
+// hands it an idle P; it reports whether mp must then be woken
+// (notewakeup, once sched.lock is released). With no P free (the world is
+// stopped) mp stays idle, and startTheWorld's tamagoPinKick retries.
+// sched.lock must be held.
+func tamagoPinTakeIdle(mp *m) bool {
+	if !tamagoMidleTake(mp) {
+		return false
+	}
+	if pp, _ := pidleget(0); pp != nil {
+		mp.nextp.set(pp)
+		return true
+	}
+	mput(mp)
+	return false
 }
 
 // tamagoPinGet takes the next goroutine pinned to mp, or nil.
@@ -78,15 +85,7 @@ func tamagoPinKick() {
 			continue
 		}
 		lock(&sched.lock)
-		woken := false
-		if tamagoMidleTake(mp) {
-			if pp, _ := pidleget(0); pp != nil {
-				mp.nextp.set(pp)
-				woken = true
-			} else {
-				mput(mp)
-			}
-		}
+		woken := tamagoPinTakeIdle(mp)
 		unlock(&sched.lock)
 		if woken {
 			notewakeup(&mp.park)
