@@ -151,7 +151,10 @@ func TestTapLoad(t *testing.T) {
 	}
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
-		if l := sc.Text(); strings.Contains(l, "Complete requests") || strings.Contains(l, "Time per request") {
+		l := sc.Text()
+		// ab's latency percentiles: "  50%      5" ... "  99%     12" (ms).
+		pct := strings.HasPrefix(strings.TrimSpace(l), "50%") || strings.HasPrefix(strings.TrimSpace(l), "99%")
+		if strings.Contains(l, "Complete requests") || strings.Contains(l, "Time per request") || pct {
 			t.Log(l)
 		}
 	}
