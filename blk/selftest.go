@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"sync"
-	"sync/atomic"
 )
 
 // Self-test shapes: chunk sizes and the reorder window. Reads are issued in
@@ -55,7 +53,7 @@ func SelfTest(d *Disk, threads int, rng *rand.Rand) (sum [sha256.Size]byte, n in
 		}
 		order := rng.Perm(len(win))
 		bufs := make([][]byte, len(win))
-		err := parallel(threads, len(win), func(_, k int) error {
+		err := Parallel(threads, len(win), func(_, k int) error {
 			i := order[k]
 			b := make([]byte, win[i].n)
 			if _, err := obj.ReadAt(b, win[i].off); err != nil {
@@ -76,7 +74,7 @@ func SelfTest(d *Disk, threads int, rng *rand.Rand) (sum [sha256.Size]byte, n in
 
 	half := size / ss / 2 * ss
 	pieces := int((half + selfTestMaxChunk - 1) / selfTestMaxChunk)
-	err = parallel(threads, pieces, func(_, k int) error {
+	err = Parallel(threads, pieces, func(_, k int) error {
 		off := int64(k) * selfTestMaxChunk
 		b := make([]byte, min(selfTestMaxChunk, half-off))
 		if _, err := obj.ReadAt(b, off); err != nil {
@@ -96,35 +94,6 @@ func SelfTest(d *Disk, threads int, rng *rand.Rand) (sum [sha256.Size]byte, n in
 		return sum, n, fmt.Errorf("blk: selftest %s: sync: %w", d.Name(), err)
 	}
 	return sum, n, nil
-}
-
-// parallel runs fn(w, k) for k in 0..count-1 on threads goroutines (w is
-// the goroutine's number), stopping at the first error.
-func parallel(threads, count int, fn func(w, k int) error) error {
-	var next atomic.Int64
-	var first error
-	var once sync.Once
-	var failed atomic.Bool
-	var wg sync.WaitGroup
-	for w := range min(threads, max(count, 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for !failed.Load() {
-				k := int(next.Add(1) - 1)
-				if k >= count {
-					return
-				}
-				if err := fn(w, k); err != nil {
-					once.Do(func() { first = err })
-					failed.Store(true)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return first
 }
 
 // RunSelfTest runs SelfTest and prints the lines the QEMU boot tests look

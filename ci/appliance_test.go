@@ -38,11 +38,7 @@ func freePort(t *testing.T) int {
 // presses the power button. After QEMU exits the image must be clean
 // (e2fsck -fn) and hold the PUT file (debugfs).
 func TestBootAppliance(t *testing.T) {
-	for _, tool := range []string{"mke2fs", "e2fsck", "debugfs"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (e2fsprogs; make deps installs it)", tool)
-		}
-	}
+	needE2fsprogs(t)
 	k := kernel(t)
 
 	src := filepath.Join(t.TempDir(), "site")
@@ -58,17 +54,9 @@ func TestBootAppliance(t *testing.T) {
 	}
 	files["index.html"] = []byte("<h1>disk site</h1>\n")
 	files["doomed.txt"] = []byte("delete me\n")
-	for name, b := range files {
-		p := filepath.Join(src, name)
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeTree(t, src, files)
 	img := filepath.Join(t.TempDir(), "root.img")
-	if out, err := exec.Command("mke2fs", "-q", "-F", "-t", "ext2", "-b", "4096", "-d", src, img, "64M").CombinedOutput(); err != nil {
-		t.Fatalf("mke2fs: %v\n%s", err, out)
-	}
+	mkext2(t, img, "4096", "64M", src)
 
 	httpPort, echoPort := freePort(t), freePort(t)
 	vm := startUntil(t, qemu.Config{

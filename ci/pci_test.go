@@ -30,11 +30,7 @@ import (
 // power button (ACPI's fixed power button on q35).
 // After QEMU exits the image must be clean and hold the file.
 func TestBootPCI(t *testing.T) {
-	for _, tool := range []string{"mke2fs", "e2fsck", "debugfs"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (e2fsprogs; make deps installs it)", tool)
-		}
-	}
+	needE2fsprogs(t)
 	k := kernel(t)
 
 	src := filepath.Join(t.TempDir(), "site")
@@ -47,17 +43,9 @@ func TestBootPCI(t *testing.T) {
 		}
 		files[fmt.Sprintf("d%d/f%d.bin", i%2, i)] = b
 	}
-	for name, b := range files {
-		p := filepath.Join(src, name)
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeTree(t, src, files)
 	img := filepath.Join(t.TempDir(), "root.img")
-	if out, err := exec.Command("mke2fs", "-q", "-F", "-t", "ext2", "-b", "4096", "-d", src, img, "32M").CombinedOutput(); err != nil {
-		t.Fatalf("mke2fs: %v\n%s", err, out)
-	}
+	mkext2(t, img, "4096", "32M", src)
 
 	port := freePort(t)
 	vm := startUntil(t, qemu.Config{

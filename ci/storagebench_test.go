@@ -134,16 +134,10 @@ func TestBootStorageBench(t *testing.T) {
 	})
 	t.Run("fsbench", func(t *testing.T) {
 		t.Parallel()
-		for _, tool := range []string{"mke2fs", "e2fsck", "debugfs"} {
-			if _, err := exec.LookPath(tool); err != nil {
-				t.Skipf("%s not installed (apt-get install e2fsprogs)", tool)
-			}
-		}
+		needE2fsprogs(t)
 		const size = 32 << 20
 		img := filepath.Join(t.TempDir(), "root.img")
-		if out, err := exec.Command("mke2fs", "-q", "-F", "-t", "ext2", "-b", "4096", img, "32M").CombinedOutput(); err != nil {
-			t.Fatalf("mke2fs: %v\n%s", err, out)
-		}
+		mkext2(t, img, "4096", "32M", "")
 		out, res, err := boot(t, qemu.Config{SMP: 2, Memory: "512M", Disks: []string{img}, Append: "root=/dev/vda rw selftest=fsbench poweroff"}, 300*time.Second)
 		if err != nil {
 			t.Fatalf("%v (status %d)", err, res.Status)
@@ -301,9 +295,7 @@ func TestStorageBench(t *testing.T) {
 		img := filepath.Join(dir, mode+".img")
 		os.Remove(img)
 		if mode == "fs" {
-			if out, err := exec.Command("mke2fs", "-q", "-F", "-t", "ext2", "-b", "4096", img, fmt.Sprintf("%dk", size>>10)).CombinedOutput(); err != nil {
-				t.Fatalf("mke2fs: %v\n%s", err, out)
-			}
+			mkext2(t, img, "4096", fmt.Sprintf("%dk", size>>10), "")
 			return img
 		}
 		if err := os.WriteFile(img, nil, 0o644); err != nil {

@@ -128,11 +128,7 @@ func expectedAfterVFS(before map[string]string) map[string]string {
 // then checks the image from outside: e2fsck -fn clean, and the tree dumped
 // by debugfs equal to the expected one.
 func TestBootVFS(t *testing.T) {
-	for _, tool := range []string{"mke2fs", "e2fsck", "debugfs"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (e2fsprogs; make deps installs it)", tool)
-		}
-	}
+	needE2fsprogs(t)
 	for _, bs := range []string{"1024", "4096"} {
 		bs := bs
 		t.Run("bs"+bs, func(t *testing.T) {
@@ -140,9 +136,7 @@ func TestBootVFS(t *testing.T) {
 			src := vfsTree(t)
 			before := snapshot(t, src)
 			img := filepath.Join(t.TempDir(), "root.img")
-			if out, err := exec.Command("mke2fs", "-q", "-F", "-t", "ext2", "-b", bs, "-d", src, img, "32M").CombinedOutput(); err != nil {
-				t.Fatalf("mke2fs: %v\n%s", err, out)
-			}
+			mkext2(t, img, bs, "32M", src)
 			out, res, err := boot(t, qemu.Config{SMP: 2, Memory: "256M", Disks: []string{img}, Append: "root=/dev/vda rw selftest=vfs poweroff"}, 120*time.Second)
 			if err != nil {
 				t.Fatalf("%v (status %d)", err, res.Status)

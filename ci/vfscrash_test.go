@@ -29,11 +29,7 @@ import (
 // from a seeded RNG: DAMSELFLY_CRASH_SEED=<n> repeats a run's delays (the
 // guest's own workload seed is on its start line, logged too).
 func TestVFSCrash(t *testing.T) {
-	for _, tool := range []string{"mke2fs", "e2fsck", "debugfs"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (e2fsprogs; make deps installs it)", tool)
-		}
-	}
+	needE2fsprogs(t)
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("DAMSELFLY_CRASH_SEED"); s != "" {
 		n, err := strconv.ParseUint(s, 10, 64)
@@ -58,9 +54,7 @@ func TestVFSCrash(t *testing.T) {
 
 func crashOnce(t *testing.T, bs string, delay time.Duration) {
 	img := filepath.Join(t.TempDir(), "root.img")
-	if out, err := exec.Command("mke2fs", "-q", "-F", "-t", "ext2", "-b", bs, img, "64M").CombinedOutput(); err != nil {
-		t.Fatalf("mke2fs: %v\n%s", err, out)
-	}
+	mkext2(t, img, bs, "64M", "")
 	cfg := qemu.Config{Kernel: kernel(t), SMP: 2, Memory: "256M", Disks: []string{img}, Append: "root=/dev/vda rw selftest=vfscrash"}
 	console := runUntilCut(t, cfg, delay)
 	if strings.Contains(console, "selftest vfscrash: FAIL") {

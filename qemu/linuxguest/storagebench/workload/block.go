@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"damselfly/blk"
 )
 
 // Device is synchronous I/O at byte offsets that are multiples of Block:
@@ -124,7 +124,7 @@ func Raw(dev Device, c BlockConfig) ([]Result, error) {
 	var res []Result
 	for _, s := range steps {
 		start := c.Now()
-		err := Parallel(s.qd, s.count, func(w, k int) error { return s.fn(bufs[w], k) })
+		err := blk.Parallel(s.qd, s.count, func(w, k int) error { return s.fn(bufs[w], k) })
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", s.name, err)
 		}
@@ -187,37 +187,4 @@ func checkRange(b []byte, off int64, tags ...byte) error {
 		}
 	}
 	return nil
-}
-
-// Parallel runs fn for k in [0, count) on workers goroutines (w is the
-// worker's index) and returns the first error; after an error no new k
-// is started.
-func Parallel(workers, count int, fn func(w, k int) error) error {
-	workers = max(1, min(workers, count))
-	var (
-		next   atomic.Int64
-		failed atomic.Bool
-		once   sync.Once
-		first  error
-		wg     sync.WaitGroup
-	)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for !failed.Load() {
-				k := int(next.Add(1) - 1)
-				if k >= count {
-					return
-				}
-				if err := fn(w, k); err != nil {
-					once.Do(func() { first = err })
-					failed.Store(true)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return first
 }
