@@ -1,6 +1,7 @@
 package ipi
 
 import (
+	"damselfly/internal/cpumeter"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,7 +25,7 @@ func BenchmarkIPIRoundTrip(b *testing.B) {
 	pong := func(cpu int, arg any) { back++ }
 	ping := func(cpu int, arg any) { q.Send(1, 0, pong, nil) }
 	b.ResetTimer()
-	cm := startCPU(b)
+	cm := cpumeter.Start(b)
 	for i := 0; i < b.N; i++ {
 		q.Send(0, 1, ping, nil)
 		for back <= i {
@@ -34,7 +35,7 @@ func BenchmarkIPIRoundTrip(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	cm.stop()
+	cm.Stop()
 	stop.Store(true)
 	q.Kick(1)
 	wg.Wait()

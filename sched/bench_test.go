@@ -1,6 +1,7 @@
 package sched
 
 import (
+	"damselfly/internal/cpumeter"
 	"slices"
 	"sync"
 	"testing"
@@ -89,12 +90,12 @@ func benchDoMsg(b *testing.B, ncpu, server int) {
 	s.Run(0, ThreadOpts{}, func(td *Thread) {
 		m := newMsg(1, nil, 0)
 		b.ResetTimer()
-		cm := startCPU(b)
+		cm := cpumeter.Start(b)
 		for i := 0; i < b.N; i++ {
 			td.DoMsg(p, m)
 		}
 		b.StopTimer()
-		cm.stop()
+		cm.Stop()
 		td.SendMsg(p, newMsg(-1, td.Port(), 0))
 	})
 }
@@ -115,12 +116,12 @@ func BenchmarkThreadSwitch(b *testing.B) {
 			}
 		})
 		b.ResetTimer()
-		cm := startCPU(b)
+		cm := cpumeter.Start(b)
 		for i := 0; i < n; i++ {
 			td.Yield()
 		}
 		b.StopTimer()
-		cm.stop()
+		cm.Stop()
 		waitFor(td, func() bool {
 			select {
 			case <-other.Done():
@@ -140,13 +141,13 @@ func BenchmarkChanRoundTrip(b *testing.B) {
 			pong <- v + 1
 		}
 	}()
-	cm := startCPU(b)
+	cm := cpumeter.Start(b)
 	for i := 0; i < b.N; i++ {
 		ping <- i
 		<-pong
 	}
 	b.StopTimer()
-	cm.stop()
+	cm.Stop()
 	close(ping)
 }
 
@@ -195,12 +196,12 @@ func BenchmarkMutexQueue(b *testing.B) {
 			rep.put(v + 1)
 		}
 	}()
-	cm := startCPU(b)
+	cm := cpumeter.Start(b)
 	for i := 0; i < b.N; i++ {
 		req.put(i)
 		rep.get()
 	}
 	b.StopTimer()
-	cm.stop()
+	cm.Stop()
 	req.put(-1)
 }
