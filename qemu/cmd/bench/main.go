@@ -49,16 +49,23 @@ type load struct {
 var loads = map[string]load{
 	"full":  {wrkFor: 4 * time.Second, abN: 500, echoBytes: 16 << 20, bootLimit: 2 * time.Minute},
 	"smoke": {wrkFor: 1 * time.Second, abN: 50, echoBytes: 1 << 20, bootLimit: 90 * time.Second},
+	// echo: only the echo figure (echo.go).
+	"echo": {echoBytes: 16 << 20, bootLimit: 2 * time.Minute},
 }
 
 type options struct {
 	mode, kernel, linux, disk, out, mem, netMode, accel, command string
 	runs, smp                                                    int
+	echo                                                         echoOptions
 }
 
 func main() {
 	var o options
-	flag.StringVar(&o.mode, "mode", "full", "full, or smoke: one short round that checks the harness works")
+	flag.StringVar(&o.mode, "mode", "full", "full, smoke (one short round that checks the harness works) or echo (only the echo figure, echo.go)")
+	flag.IntVar(&o.echo.reps, "echo-reps", 3, "echo mode: exchanges per boot")
+	flag.StringVar(&o.echo.guests, "guests", "", "echo mode: guests to boot, comma-separated (default damselfly,linux)")
+	flag.BoolVar(&o.echo.pcap, "pcap", false, "echo mode: tcpdump the first exchange of each boot to OUT/echo-<guest>-<round>.pcap (tap only)")
+	flag.IntVar(&o.echo.mib, "echo-mib", 16, "echo mode: MiB per exchange")
 	flag.IntVar(&o.runs, "runs", 3, "boots of each guest (full mode; smoke boots each once)")
 	flag.StringVar(&o.kernel, "kernel", "build/kernel.elf", "Damselfly appliance image (make kernel)")
 	flag.StringVar(&o.linux, "linux", "build/bench/linux", "directory with the Linux guest's vmlinuz, initrd.img and kernel-version")
@@ -86,7 +93,7 @@ func fail(status int, format string, a ...any) {
 func run(ctx context.Context, o options) int {
 	ld, ok := loads[o.mode]
 	if !ok {
-		fail(2, "--mode %q: want full or smoke", o.mode)
+		fail(2, "--mode %q: want full, smoke or echo", o.mode)
 	}
 	if o.mode == "smoke" {
 		o.runs = 1
@@ -151,6 +158,7 @@ func run(ctx context.Context, o options) int {
 	// namespace is deleted.
 	base := qemu.Config{SMP: o.smp, Memory: o.mem, Disks: []string{o.disk}, Accel: resolved, MAC: guestMAC}
 	var t target
+	var ns *netns
 	var guestIP, guestGW string
 	useTap := o.netMode == "tap" || (o.netMode == "auto" && os.Geteuid() == 0)
 	switch {
@@ -159,7 +167,8 @@ func run(ctx context.Context, o options) int {
 	case useTap && os.Geteuid() != 0:
 		fail(2, "--net tap needs root (network namespaces and taps)")
 	case useTap:
-		ns, err := newNetns(fmt.Sprintf("dfly-bench-%d", os.Getpid()), o.out)
+		var err error
+		ns, err = newNetns(fmt.Sprintf("dfly-bench-%d", os.Getpid()), o.out)
 		if err != nil {
 			fail(2, "network namespace: %v", err)
 		}
@@ -237,6 +246,11 @@ func run(ctx context.Context, o options) int {
 			o.smp, o.mem, res.Setup.Accel, res.Setup.Net, rel(o.disk), sizes[o.disk], guestMAC),
 		fmt.Sprintf("Load, from the host: %s; %s; echo of %d bytes through port 7, checked; boot time = QEMU start to the first GET / answered 200 (probes every %v).",
 			strings.Join(wrkArgs(t, ld.wrkFor), " "), strings.Join(abArgs(t, ld.abN), " "), ld.echoBytes, probeEvery),
+	}
+
+	if o.mode == "echo" {
+		ld.echoBytes = o.echo.mib << 20
+		return runEcho(ctx, o, guests, t, ns, ld)
 	}
 
 	loadStart := loadAvg()
