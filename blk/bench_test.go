@@ -3,6 +3,7 @@ package blk
 import (
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"damselfly/vm"
 )
@@ -32,6 +33,60 @@ func BenchmarkRawRead4KParallel(b *testing.B) {
 	d := benchDisk(b, true)
 	var n atomic.Int64
 	b.SetBytes(4096)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		buf := make([]byte, 4096)
+		for pb.Next() {
+			if err := d.ReadAt(buf, (n.Add(1)%16384)*4096); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// pollMem is a RAM disk whose interrupts always arrive (with Async set,
+// requests complete on their own goroutine) and that can also be polled
+// (nothing to reap): what vblk is with its interrupt routed.
+type pollMem struct {
+	*MemDevice
+	polls atomic.Int64
+}
+
+func (p *pollMem) Poll() { p.polls.Add(1) }
+
+// rescueDisk is benchDisk with the rescue poll on, as the kernel sets it up
+// for a disk whose interrupt is routed (kernel/devices: 10 ms).
+func rescueDisk(b *testing.B) *Disk {
+	m, _ := NewMemDevice("bench", 64<<20, false)
+	m.Async = true
+	d := NewDisk(&pollMem{MemDevice: m}, Config{Pool: vm.NewPool(4096), PollInterval: 10 * time.Millisecond})
+	b.Cleanup(func() { d.Close() })
+	return d
+}
+
+// DoBio with the rescue poll on: the interrupt path's cost per I/O, which
+// the rescue mechanism adds to (docs/blk.md, "Rescue poll").
+func BenchmarkDoBioRescue4K(b *testing.B) {
+	d := rescueDisk(b)
+	buf := make([]byte, 4096)
+	b.SetBytes(4096)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := d.ReadAt(buf, int64(i%16384)*4096); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func BenchmarkDoBioRescue4KParallel(b *testing.B) {
+	d := rescueDisk(b)
+	var n atomic.Int64
+	b.SetBytes(4096)
+	b.ReportAllocs()
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		buf := make([]byte, 4096)
 		for pb.Next() {

@@ -17,20 +17,26 @@ type Config struct {
 	Spawn func(name string, fn func())
 	// Pool is the page budget of the disk's object; nil means no budget.
 	Pool *vm.Pool
-	// PollInterval, if > 0 and the driver is a Poller, makes a waiting
-	// DoBio poll the driver at this interval (see Poller).
+	// PollInterval, if > 0 and the driver is a Poller, makes the disk poll
+	// the driver at this interval while requests are in flight (rescue.go).
 	PollInterval time.Duration
+	// NewTimer makes the rescue poll's timer, once per disk; nil means
+	// time.AfterFunc. It is called with the disk's lock held and must not
+	// run f before it returns. Tests inject a timer they fire by hand.
+	NewTimer func(d time.Duration, f func()) RescueTimer
 }
 
 // Stats are a disk's counters.
 type Stats struct {
-	FastPath  atomic.Uint64 // reads completed from the object in the caller's context
-	Queued    atomic.Uint64 // bios handed to the device thread (EASYNC)
-	Requests  atomic.Uint64 // driver requests issued
-	Merged    atomic.Uint64 // bios folded into another bio's request
-	MaxFlight atomic.Uint64 // most requests seen in flight
-	Errors    atomic.Uint64 // bios ended with an error
-	Polls     atomic.Uint64 // driver polls by waiting DoBios
+	FastPath   atomic.Uint64 // reads completed from the object in the caller's context
+	Queued     atomic.Uint64 // bios handed to the device thread (EASYNC)
+	Requests   atomic.Uint64 // driver requests issued
+	Merged     atomic.Uint64 // bios folded into another bio's request
+	MaxFlight  atomic.Uint64 // most requests seen in flight
+	Errors     atomic.Uint64 // bios ended with an error
+	Polls      atomic.Uint64 // rescue polls of the driver (rescue.go)
+	PollTimers atomic.Uint64 // rescue timers made: at most one per disk
+	PollArms   atomic.Uint64 // times an idle disk's rescue timer was re-armed
 }
 
 // Disk is a block device served by its own device thread. Bios reach the
@@ -46,12 +52,17 @@ type Disk struct {
 	obj  *vm.Object
 	poll time.Duration
 
+	newTimer func(time.Duration, func()) RescueTimer
+
 	mu       sync.Mutex
 	cond     *sync.Cond // device thread waits for work or a free slot; Close waits for exit
 	queue    []*Bio
 	inflight int
 	closing  bool
 	exited   bool
+
+	rescueT     RescueTimer // made by the first request; nil if the disk does not poll
+	rescueArmed bool        // see the invariant in rescue.go
 
 	stats Stats
 }
@@ -71,6 +82,10 @@ func NewDisk(drv Driver, cfg Config) *Disk {
 	d := &Disk{drv: drv, name: drv.Name(), size: drv.Size(), lim: lim, ro: drv.ReadOnly()}
 	if _, ok := drv.(Poller); ok {
 		d.poll = cfg.PollInterval
+	}
+	d.newTimer = cfg.NewTimer
+	if d.newTimer == nil {
+		d.newTimer = afterFunc
 	}
 	d.cond = sync.NewCond(&d.mu)
 	d.obj = vm.NewObject(d.name, diskPager{d}, cfg.Pool)
@@ -222,19 +237,8 @@ func (d *Disk) DoBio(b *Bio) error {
 	if err != ErrAsync {
 		return err
 	}
-	if d.poll > 0 {
-		t := time.NewTicker(d.poll)
-		defer t.Stop()
-		for {
-			select {
-			case <-b.wait:
-				return b.Err
-			case <-t.C:
-				d.stats.Polls.Add(1)
-				d.drv.(Poller).Poll()
-			}
-		}
-	}
+	// A lost interrupt cannot strand the wait: while b's request is in
+	// flight the disk's rescue poll runs (rescue.go).
 	<-b.wait
 	return b.Err
 }
@@ -364,6 +368,7 @@ func (d *Disk) issue(r *Request) {
 		d.cond.Wait()
 	}
 	d.inflight++
+	d.armRescue()
 	if f := uint64(d.inflight); f > d.stats.MaxFlight.Load() {
 		d.stats.MaxFlight.Store(f)
 	}

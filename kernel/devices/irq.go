@@ -24,7 +24,9 @@ const (
 // (toolchain/overlay/src/runtime/netpoll_tamago.go); with every CPU busy on
 // runnable goroutines that can be late, and tamago has no sysmon to poll
 // the way Linux Go's sysmon polls the network every 10 ms. The rescue poll
-// plays that part: idle, it costs one wakeup per interval.
+// plays that part. A disk (blk.Config.PollInterval) polls only while it has
+// requests in flight, on one timer per disk (blk/rescue.go): idle, nothing.
+// A network queue's poller wakes once per interval, idle or not.
 const rescuePollInterval = 10 * time.Millisecond
 
 // virtioGSI returns the I/O APIC input of the virtio-mmio transport at addr.
