@@ -1,0 +1,230 @@
+/*
+ * The boot stub's work: check the packed image, decompress each kernel
+ * segment to its physical address, clear its bss. Freestanding 32-bit C
+ * (no libc, no SSE: the PVH entry leaves CR4.OSFXSR clear), called once from
+ * entry.S with paging off, so addresses are physical.
+ *
+ * Nothing is trusted: a damaged payload must end in a message on the serial
+ * console, never in a jump into garbage. The checksum covers the segment
+ * table and the payload; the decoder checks every length and offset against
+ * its buffers, like kernel/pack/lz4.go (the host's reference for this one).
+ *
+ * Speed matters more than size: under QEMU's TCG each guest instruction is
+ * translated, so copies move 4 or 8 bytes per step instead of using REP
+ * MOVSB (one dispatch per byte there).
+ */
+
+#include "header.h"
+
+typedef unsigned int u32;
+typedef unsigned char u8;
+/* Unaligned 32-bit access that may alias any object. */
+typedef u32 __attribute__((may_alias, aligned(1))) u32u;
+
+#define LZ4_MIN_MATCH	4
+#define LZ4_NIBBLE_MAX	15
+#define LZ4_EXT_MAX	255
+#define MAX_SEGMENTS	16
+/* Lengths beyond this are corrupt: no segment is near 1 GiB. */
+#define MAX_LENGTH	0x40000000u
+
+static inline u32 rd(const void *hdr, u32 off) { return *(const u32u *)((const u8 *)hdr + off); }
+
+/* The message buffer for fail in entry.S; in .data so the stub has no bss. */
+static char msg[128] __attribute__((section(".data"))) = "x";
+
+static char *put(char *p, const char *s)
+{
+	while (*s && p < msg + sizeof(msg) - 1)
+		*p++ = *s++;
+	*p = 0;
+	return p;
+}
+
+static char *puthex(char *p, u32 v)
+{
+	char d[11];
+	int i;
+
+	d[0] = '0';
+	d[1] = 'x';
+	for (i = 0; i < 8; i++)
+		d[2 + i] = "0123456789abcdef"[(v >> (28 - 4 * i)) & 15];
+	d[10] = 0;
+	return put(p, d);
+}
+
+/* failure builds "damselfly: packed image: <what> <value>, halted\r\n". */
+static const char *failure(const char *what, u32 v)
+{
+	char *p = put(msg, "damselfly: packed image: ");
+	p = put(p, what);
+	p = put(p, " ");
+	p = puthex(p, v);
+	put(p, ", halted\r\n");
+	return msg;
+}
+
+/*
+ * payload_sum is a Fletcher-style pair of 32-bit sums over little-endian
+ * words: cheap (two adds per word) and sensitive to both the value and the
+ * position of a damaged word, which a plain sum is not.
+ */
+static void payload_sum(const u32u *p, u32 words, u32 *pa, u32 *pb)
+{
+	u32 a = 0, b = 0;
+
+	while (words--) {
+		a += *p++;
+		b += a;
+	}
+	*pa = a;
+	*pb = b;
+}
+
+/* readlen adds LZ4 extension bytes to *n; 0 on success. */
+static int readlen(const u8 **ipp, const u8 *iend, u32 *n)
+{
+	const u8 *ip = *ipp;
+	u32 b;
+
+	do {
+		if (ip >= iend || *n > MAX_LENGTH)
+			return -1;
+		b = *ip++;
+		*n += b;
+	} while (b == LZ4_EXT_MAX);
+	*ipp = ip;
+	return 0;
+}
+
+/*
+ * copy moves n bytes forward from s to d. The ranges may overlap when
+ * d - s >= 4: each 4-byte load then reads bytes at least 4 behind the write
+ * pointer, all written already, because every load follows the previous
+ * store (the may_alias type keeps the compiler from reordering them).
+ */
+static void copy(u8 *d, const u8 *s, u32 n)
+{
+	while (n >= 8) {
+		((u32u *)d)[0] = ((const u32u *)s)[0];
+		((u32u *)d)[1] = ((const u32u *)s)[1];
+		d += 8;
+		s += 8;
+		n -= 8;
+	}
+	if (n >= 4) {
+		*(u32u *)d = *(const u32u *)s;
+		d += 4;
+		s += 4;
+		n -= 4;
+	}
+	while (n--)
+		*d++ = *s++;
+}
+
+/* lz4_decode decodes one block into exactly dlen bytes at dst; 0 or a
+ * message. */
+static const char *lz4_decode(u8 *dst, u32 dlen, const u8 *src, u32 slen, u32 seg)
+{
+	const u8 *ip = src, *iend = src + slen;
+	u8 *op = dst, *oend = dst + dlen;
+
+	for (;;) {
+		u32 token, n, off;
+
+		if (ip >= iend)
+			return failure("truncated block, segment", seg);
+		token = *ip++;
+		n = token >> 4;
+		if (n == LZ4_NIBBLE_MAX && readlen(&ip, iend, &n))
+			return failure("bad literal length, segment", seg);
+		if (n > (u32)(iend - ip) || n > (u32)(oend - op))
+			return failure("literals overrun, segment", seg);
+		copy(op, ip, n);
+		op += n;
+		ip += n;
+		if (ip == iend)
+			break;
+
+		if (iend - ip < 2)
+			return failure("truncated offset, segment", seg);
+		off = ip[0] | (u32)ip[1] << 8;
+		ip += 2;
+		if (off == 0 || off > (u32)(op - dst))
+			return failure("match offset out of range, segment", seg);
+		n = token & LZ4_NIBBLE_MAX;
+		if (n == LZ4_NIBBLE_MAX && readlen(&ip, iend, &n))
+			return failure("bad match length, segment", seg);
+		n += LZ4_MIN_MATCH;
+		if (n > (u32)(oend - op))
+			return failure("match overruns, segment", seg);
+		if (off >= 4) {
+			copy(op, op - off, n);
+			op += n;
+		} else {
+			/* a run of period 1..3: byte by byte, reading what was
+			 * just written */
+			const u8 *s = op - off;
+			while (n--)
+				*op++ = *s++;
+		}
+	}
+	if (op != oend)
+		return failure("size mismatch, segment", seg);
+	return 0;
+}
+
+static void zero(u8 *d, u32 n)
+{
+	while (n >= 4 && ((u32)d & 3)) {
+		*d++ = 0;
+		n--;
+	}
+	while (n >= 4) {
+		*(u32u *)d = 0;
+		d += 4;
+		n -= 4;
+	}
+	while (n--)
+		*d++ = 0;
+}
+
+const char *unpack(const u8 *hdr)
+{
+	u32 nseg, payload, paylen, table, a, b, i;
+
+	if (rd(hdr, HDR_MAGIC) != HDR_MAGIC_VALUE)
+		return failure("bad header magic", rd(hdr, HDR_MAGIC));
+	if (rd(hdr, HDR_VERS) != HDR_VERSION)
+		return failure("unknown header version", rd(hdr, HDR_VERS));
+	nseg = rd(hdr, HDR_NSEG);
+	if (nseg == 0 || nseg > MAX_SEGMENTS)
+		return failure("bad segment count", nseg);
+	table = (u32)hdr + HDR_SIZE;
+	payload = rd(hdr, HDR_PAYLOAD);
+	paylen = rd(hdr, HDR_PAYLEN);
+	if (payload != table + nseg * SEG_SIZE || (paylen & 3) || paylen > MAX_LENGTH)
+		return failure("bad payload bounds", payload);
+
+	/* the table and the payload are contiguous and summed together */
+	payload_sum((const u32u *)table, (nseg * SEG_SIZE + paylen) / 4, &a, &b);
+	if (a != rd(hdr, HDR_SUM_A) || b != rd(hdr, HDR_SUM_B))
+		return failure("checksum mismatch (damaged image), sum", a);
+
+	for (i = 0; i < nseg; i++) {
+		const u8 *s = (const u8 *)(table + i * SEG_SIZE);
+		u32 src = rd(s, SEG_SRC), csize = rd(s, SEG_CSIZE);
+		u8 *dst = (u8 *)rd(s, SEG_DST);
+		u32 dsize = rd(s, SEG_DSIZE);
+		const char *err;
+
+		if (src < payload || csize > paylen || src - payload > paylen - csize)
+			return failure("segment outside the payload, segment", i);
+		err = lz4_decode(dst, dsize, (const u8 *)src, csize, i);
+		if (err)
+			return err;
+		zero(dst + dsize, rd(s, SEG_ZERO));
+	}
+	return 0;
+}
