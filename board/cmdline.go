@@ -94,14 +94,17 @@ type Config struct {
 	PowerOff  bool     // power off right after the ready line
 	SelfTests []string // selftest=<name>[,<name>...], in order
 	Shell     bool     // serial console shell
-	LogLevel  LogLevel // loglevel=, default info
-	Root      string   // root=<device>, empty: no root filesystem
-	ReadOnly  bool     // ro (true) or rw (false, the default)
-	IP        IPConfig
-	DNS       []netip.Addr // dns=<addr>[,<addr>...]
-	NetPart   NetPartition // netpart=ports|toeplitz
-	SMP       int          // smp=<n>: use at most n CPUs; 0 means all present
-	Virtio    []VirtioMMIODevice
+	// BootProfile prints the boot's phase timeline (board.Profile) once
+	// the application says it is up.
+	BootProfile bool
+	LogLevel    LogLevel // loglevel=, default info
+	Root        string   // root=<device>, empty: no root filesystem
+	ReadOnly    bool     // ro (true) or rw (false, the default)
+	IP          IPConfig
+	DNS         []netip.Addr // dns=<addr>[,<addr>...]
+	NetPart     NetPartition // netpart=ports|toeplitz
+	SMP         int          // smp=<n>: use at most n CPUs; 0 means all present
+	Virtio      []VirtioMMIODevice
 
 	// Extra holds the values of options registered by other packages
 	// with Options.Add, by key.
@@ -149,6 +152,10 @@ func NewOptions() *Options {
 		}},
 		{key: "shell", form: "shell", flag: true, apply: func(c *Config, _ string) error {
 			c.Shell = true
+			return nil
+		}},
+		{key: "bootprofile", form: "bootprofile", flag: true, apply: func(c *Config, _ string) error {
+			c.BootProfile = true
 			return nil
 		}},
 		{key: "ro", form: "ro", flag: true, apply: func(c *Config, _ string) error {

@@ -15,6 +15,7 @@ func TestParseCmdline(t *testing.T) {
 	}{
 		{"", func(c *Config) {}},
 		{"  poweroff\tshell ", func(c *Config) { c.PowerOff, c.Shell = true, true }},
+		{"bootprofile", func(c *Config) { c.BootProfile = true }},
 		{"selftest=time,smp poweroff", func(c *Config) {
 			c.SelfTests = []string{"time", "smp"}
 			c.PowerOff = true

@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"damselfly/board"
@@ -33,6 +34,7 @@ func Main() { Run(nil) }
 // Run boots the kernel and then runs app, if any, in its own goroutine with
 // a context cancelled at shutdown. It returns only by powering off.
 func Run(app func(ctx context.Context)) {
+	microvm.Mark("package init (kernel.Run)")
 	m := &microvm.M
 	cfg, err := board.ParseCmdline(m.Boot.Cmdline)
 	if err != nil {
@@ -120,6 +122,7 @@ func Run(app func(ctx context.Context)) {
 		}
 	}
 
+	microvm.Mark("ready line")
 	os.Stdout.WriteString(ReadyLine(m.Online, len(m.CPUs), usable, int64(microvm.Since())))
 
 	if len(cfg.SelfTests) > 0 {
@@ -130,6 +133,7 @@ func Run(app func(ctx context.Context)) {
 		go app(ctx)
 	}
 	if cfg.PowerOff {
+		BootProfileDone("poweroff")
 		shutdown("poweroff on the command line", true)
 	}
 	if cfg.Shell {
@@ -139,6 +143,30 @@ func Run(app func(ctx context.Context)) {
 	}
 	select {}
 }
+
+// BootProfileDone prints the boot's phase timeline (microvm.Profile), once,
+// when bootprofile is on the command line. The application calls it when it
+// considers the boot over (the appliance: after its first answered request).
+func BootProfileDone(last string) {
+	microvm.Mark(last)
+	if !Config.BootProfile {
+		return
+	}
+	profileOnce.Do(func() {
+		var b strings.Builder
+		if err := board.WriteProfile(&b, "bootprofile: ", microvm.Profile.Marks(), microvm.M.EntryTSC, microvm.M.TSCHz); err != nil {
+			Klog.Warnf("%v", err)
+			return
+		}
+		if n := microvm.Profile.Dropped.Load(); n > 0 {
+			fmt.Fprintf(&b, "bootprofile: %d marks dropped (table full)\n", n)
+		}
+		Klog.Raw(b.String())
+	})
+}
+
+// profileOnce makes BootProfileDone print once.
+var profileOnce sync.Once
 
 // symbol names a code address for the panic report.
 func symbol(pc uint64) (string, uint64, bool) {

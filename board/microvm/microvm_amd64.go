@@ -59,6 +59,7 @@ const tamagoTaskArea = 0x6020
 //go:linkname Init runtime/goos.Hwinit1
 func Init() {
 	M.EntryTSC = entryTSC()
+	Mark("runtime up (hwinit)")
 	UART0.Init()
 
 	// The parts of amd64.CPU.Init we need, without its TSC detection
@@ -94,12 +95,14 @@ func Init() {
 	}
 	M.Platform = board.DetectPlatform(&M.ACPI)
 	M.initMemory()
+	Mark("boot info, acpi, memory map")
 
 	hz, src, err := tscFrequency(M.Hypervisor, M.Platform)
 	if err != nil {
 		M.Errors = append(M.Errors, fmt.Errorf("time: %w", err))
 		return
 	}
+	Mark("tsc rate (" + src + ")")
 	now := rdtsc()
 	clock.SetFrequency(now, hz)
 	M.TSCHz, M.TSCSource = hz, src
@@ -117,6 +120,7 @@ func Init() {
 	} else {
 		M.Notes = append(M.Notes, fmt.Sprintf("time: no time of day from the RTC (%v): the clock starts at the epoch", err))
 	}
+	Mark("rtc")
 }
 
 // entryNs is the kernel time of the PVH entry; set once by Init.
@@ -144,6 +148,7 @@ func init() {
 	if len(M.Errors) > 0 {
 		return // the kernel reports them and powers off
 	}
+	Mark("board package init")
 	AMD64.EnableExceptions()
 	installFaultGates()
 	AMD64.LAPIC.Enable()
@@ -163,7 +168,9 @@ func init() {
 
 	M.CPUs = append([]board.CPU(nil), M.ACPI.CPUs...)
 	sort.Slice(M.CPUs, func(i, j int) bool { return M.CPUs[i].APICID < M.CPUs[j].APICID })
+	Mark("exceptions, ioapics, dma")
 	startCPUs()
+	Mark("application processors")
 	startTimekeeper()
 }
 
@@ -215,6 +222,14 @@ func Since() time.Duration {
 func LAPICID() uint32 {
 	return AMD64.LAPIC.ID()
 }
+
+// Profile holds the boot's phase stamps (see board.Profile): marked by the
+// board, the kernel and the application on any CPU, printed by the kernel
+// with bootprofile on the command line.
+var Profile board.Profile
+
+// Mark stamps the end of a boot phase with the TSC.
+func Mark(phase string) { Profile.Mark(phase, rdtsc()) }
 
 // RTC is the CMOS wall clock.
 var RTC = &board.RTC{IO: ports{}}

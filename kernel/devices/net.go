@@ -45,6 +45,7 @@ func StartNetwork(cfg board.Config, sys *sched.System, ncpu int) (*stack.Stack, 
 		if err != nil {
 			return nil, nil, fmt.Errorf("virtio-net at %#x: %w", s.Addr, err)
 		}
+		microvm.Mark("vtnet0: virtio-net driver")
 		// With the interrupt routed, the NAPI state machine (vnet/napi.go)
 		// schedules each queue's poller from the interrupt, and a slow
 		// rescue poll remains (irq.go); without it the pollers run on a
@@ -85,15 +86,18 @@ func StartNetwork(cfg board.Config, sys *sched.System, ncpu int) (*stack.Stack, 
 	default: // ip=dhcp, and no ip= at all
 		scfg.DHCP = true
 	}
+	microvm.Mark("vtnet0: interrupt and pollers")
 	st, err := stack.New(scfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("network stack: %w", err)
 	}
+	microvm.Mark("network stack")
 	select {
 	case <-st.Ready():
 	case <-time.After(30 * time.Second):
 		return nil, nil, errors.New("no address after 30 s of DHCP (boot with ip=<addr>/<len>,gw=<addr>)")
 	}
+	microvm.Mark("address ready")
 	st.Announce()
 	net.ListenFunc = func(ctx context.Context, network, address string) (net.Listener, error) {
 		return st.Listen(network, address)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"damselfly/board"
+	"damselfly/board/microvm"
 	"damselfly/kernel"
 	"damselfly/sched"
 	"damselfly/vfs"
@@ -33,6 +34,7 @@ func MountRoot(cfg board.Config, def fs.FS) (*vfs.VFS, bool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", fs.ErrNotExist, err)
 		}
+		microvm.Mark(name + ": virtio-blk driver")
 		return ext2.VMDevice{Obj: disk.Object()}, nil
 	})
 	if err != nil {
