@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -68,13 +70,72 @@ func kernel(t *testing.T) string {
 	return kernelPath
 }
 
-// vmSlots bounds how many VMs run at once: the machines these tests run on
-// have 2 cores, and a starved vCPU makes timing self-tests measure the host.
-var vmSlots = make(chan struct{}, 2)
+// vmSlots bounds how many VMs this process runs at once: the machines these
+// tests run on have 2 cores, and a starved vCPU makes timing self-tests
+// measure the host. DAMSELFLY_VMS sets the bound (default 2).
+var vmSlots = make(chan struct{}, vmBound())
+
+func vmBound() int {
+	if n, err := strconv.Atoi(os.Getenv("DAMSELFLY_VMS")); err == nil && n > 0 {
+		return n
+	}
+	return 2
+}
+
+// make test-boot runs TestBootBlk (its 5 GiB disk takes minutes) in a go
+// test process of its own beside this one, so that it overlaps the other
+// tests instead of starting after them (go test starts top-level parallel
+// tests only once the sequential ones are done). That process runs one VM
+// at a time and, while it lives, holds the lock on the file named by
+// DAMSELFLY_VMS_SHARED_LOCK (the Makefile takes it before either process
+// starts). Meanwhile one of this process's slots is reserved for it; the
+// reservation is dropped at the first VM's end that finds the lock free.
+// So the machine runs at most vmBound() VMs between the two processes.
+//
+// sharer is written under its mutex by acquireVM and the VMs' cleanups.
+var sharer struct {
+	sync.Mutex
+	checked  bool // the first acquireVM looked at the lock
+	reserved bool // one vmSlots token is held for the other process
+}
+
+// sharedLockFree reports whether the other process has let go of the lock
+// file at path (or there is none). The probe's own lock ends with its
+// file's close.
+func sharedLockFree(path string) bool {
+	if path == "" {
+		return true
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return true // no file: nobody to share with
+	}
+	defer f.Close()
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil
+}
 
 func acquireVM(t *testing.T) {
+	sharer.Lock()
+	if !sharer.checked {
+		sharer.checked = true
+		// A bound of 1 is not shared: that would leave no slot at all.
+		if cap(vmSlots) > 1 && !sharedLockFree(os.Getenv("DAMSELFLY_VMS_SHARED_LOCK")) {
+			vmSlots <- struct{}{}
+			sharer.reserved = true
+			t.Logf("another go test process runs VMs beside this one: %d VM(s) at a time here until it ends", cap(vmSlots)-1)
+		}
+	}
+	sharer.Unlock()
 	vmSlots <- struct{}{}
-	t.Cleanup(func() { <-vmSlots })
+	t.Cleanup(func() {
+		<-vmSlots
+		sharer.Lock()
+		if sharer.reserved && sharedLockFree(os.Getenv("DAMSELFLY_VMS_SHARED_LOCK")) {
+			sharer.reserved = false
+			<-vmSlots
+		}
+		sharer.Unlock()
+	})
 }
 
 // boot runs one VM and returns its console and result.
@@ -93,6 +154,30 @@ func boot(t *testing.T, cfg qemu.Config, timeout time.Duration) (string, qemu.Re
 		}
 	})
 	return string(out), res, err
+}
+
+// The lock make test-boot shares between its two go test processes: held
+// by another open file (another process, or here another open of the same
+// file), it is not free; closed, it is.
+func TestVMSharedLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "blk.lock")
+	if !sharedLockFree(path) || !sharedLockFree("") {
+		t.Fatal("no lock file: want free")
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	if sharedLockFree(path) {
+		t.Fatal("lock held: want not free")
+	}
+	f.Close()
+	if !sharedLockFree(path) {
+		t.Fatal("holder closed: want free")
+	}
 }
 
 var readyRE = regexp.MustCompile(`(?m)^damselfly: ready cpus=(\d+)/(\d+) mem=(\d+)MiB boot_ms=(\d+)\r?$`)
