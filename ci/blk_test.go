@@ -122,11 +122,15 @@ func origTail(t *testing.T, size, tail int64) []byte {
 
 // TestBootBlk runs selftest=blk on disks of 1 MiB + 512 B (an odd number of
 // sectors), 64 MiB and 5 GiB (sparse, beyond 32-bit offsets; about 4 minutes
-// under TCG, running beside the other boot tests; DAMSELFLY_SHORT=1 leaves it
-// out): the guest's digest of the disk at boot must match the image's, and
-// after power-off the second half must hold a copy of the first.
+// under TCG; DAMSELFLY_SHORT=1 leaves it out): the guest's digest of the disk
+// at boot must match the image's, and after power-off the second half must
+// hold a copy of the first. make test-boot runs it in a go test process of
+// its own, beside the other boot tests from their start (Makefile,
+// acquireVM).
 func TestBootBlk(t *testing.T) {
-	t.Parallel() // the 5 GiB disk takes minutes: overlap it with the other boot tests
+	// In a plain go test ./ci/ it still overlaps the other parallel
+	// tests, which go test starts after the sequential ones.
+	t.Parallel()
 	sizes := []int64{1<<20 + 512, 64 << 20}
 	if os.Getenv("DAMSELFLY_SHORT") == "" {
 		sizes = append(sizes, 5<<30)
