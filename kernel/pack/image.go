@@ -125,6 +125,9 @@ func ReadKernel(b []byte) (*Kernel, error) {
 	for _, p := range f.Progs {
 		switch p.Type {
 		case elf.PT_NOTE:
+			if p.Off > uint64(len(b)) || p.Filesz > uint64(len(b))-p.Off {
+				return nil, errors.New("pack: kernel: note segment past the end of the file")
+			}
 			if e, ok, err := pvhEntry(p); err != nil {
 				return nil, err
 			} else if ok {
@@ -137,8 +140,8 @@ func ReadKernel(b []byte) (*Kernel, error) {
 			if p.Filesz > p.Memsz || p.Paddr+p.Memsz < p.Paddr || p.Paddr+p.Memsz > 1<<32 {
 				return nil, fmt.Errorf("pack: kernel: segment at %#x (file %#x, memory %#x) is not loadable below 4 GiB", p.Paddr, p.Filesz, p.Memsz)
 			}
-			if p.Filesz > 1<<30 {
-				return nil, fmt.Errorf("pack: kernel: segment at %#x: %d bytes", p.Paddr, p.Filesz)
+			if p.Off > uint64(len(b)) || p.Filesz > uint64(len(b))-p.Off {
+				return nil, fmt.Errorf("pack: kernel: segment at %#x: %d bytes at file offset %#x, past the end of the file", p.Paddr, p.Filesz, p.Off)
 			}
 			data := make([]byte, p.Filesz)
 			if _, err := p.ReadAt(data, 0); err != nil {
@@ -371,8 +374,11 @@ func Unpack(packed []byte) (*Kernel, error) {
 			load = p
 		}
 	}
-	if load == nil || load.Filesz > 1<<30 {
+	if load == nil {
 		return nil, errors.New("pack: packed image: no loaded segment")
+	}
+	if load.Off > uint64(len(packed)) || load.Filesz > uint64(len(packed))-load.Off {
+		return nil, errors.New("pack: packed image: loaded segment past the end of the file")
 	}
 	seg := make([]byte, load.Filesz)
 	if _, err := load.ReadAt(seg, 0); err != nil {
@@ -411,8 +417,14 @@ func unpackAt(seg []byte, base uint64, h []byte, table, n uint64) (*Kernel, erro
 		r := seg[table-base+i*segRecordSize:]
 		src, csize := uint64(le.Uint32(r[segSrc:])), uint64(le.Uint32(r[segCSize:]))
 		dsize := uint64(le.Uint32(r[segDSize:]))
-		if src < payload || src+csize > payload+payLen || dsize > 1<<30 {
+		if src < payload || src+csize > payload+payLen {
 			return nil, fmt.Errorf("pack: packed image: segment %d outside the payload", i)
+		}
+		// an LZ4 block expands at most about 255 times (a run's
+		// extension bytes add 255 each): refuse sizes no block can
+		// reach before allocating them
+		if dsize > csize*extByteMax+16 {
+			return nil, fmt.Errorf("pack: packed image: segment %d: %d bytes from a %d-byte block", i, dsize, csize)
 		}
 		data := make([]byte, dsize)
 		if err := Decode(data, seg[src-base:src+csize-base]); err != nil {
