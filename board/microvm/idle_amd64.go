@@ -36,10 +36,11 @@ func wakeEntryAddr() uintptr
 
 func lapicReg(off uintptr) *uint32 { return (*uint32)(unsafe.Pointer(uintptr(lapicBase) + off)) }
 
-// initIdle measures the APIC timer against the TSC over 2 ms (an idle
-// deadline a few tenths of a percent late costs nothing: the caller
-// rechecks its clock) and installs
-// the wake gate and the idle hook. Without a TSC rate it leaves the
+// initIdle measures the APIC timer against the TSC over 500 us (the two
+// register reads bracketing it take a microsecond or two under TCG, so the
+// rate is within a few tenths of a percent, and an idle deadline that much
+// late costs nothing: the caller rechecks its clock; it was 2 ms of boot
+// time) and installs the wake gate and the idle hook. Without a TSC rate it leaves the
 // spinning idle in place.
 func initIdle() {
 	if M.TSCHz == 0 {
@@ -50,7 +51,7 @@ func initIdle() {
 	*lapicReg(lapicLVTTimer) = lvtMasked | wakeVector
 	*lapicReg(lapicTimerInit) = math.MaxUint32
 	t0 := rdtsc()
-	for rdtsc()-t0 < M.TSCHz/500 {
+	for rdtsc()-t0 < M.TSCHz/2000 {
 	}
 	left := *lapicReg(lapicTimerCur)
 	t1 := rdtsc()

@@ -54,10 +54,12 @@ func tscFrequency(hv board.Hypervisor, pf board.Platform) (hz uint64, source str
 	}
 	pit := &board.PIT{IO: ports{}}
 	pit.Start()
-	// 20 ms of PIT time: the read brackets (a few us under TCG) bound the
-	// error to about 0.02%, and the timekeeper refines the rate against
-	// the PIT from then on. Every millisecond here is boot time.
-	cal, err := board.Calibrate(rdtsc, pit, board.PITHz*2/100, 12)
+	// 5 ms of PIT time: the read brackets (a few us under TCG) bound the
+	// error to about 0.1%, and the timekeeper (startTimekeeper) steers
+	// the rate against the PIT every 10 ms from then on, slewing that
+	// error out within SlewHorizon. Every millisecond here is boot time:
+	// the window was 60 ms, then 20 ms (docs/boot.md, "Boot timeline").
+	cal, err := board.Calibrate(rdtsc, pit, board.PITHz*5/1000, 12)
 	if err != nil {
 		return 0, "", err
 	}
