@@ -37,20 +37,34 @@ toolchain:
 
 kernel: $(KERNEL)
 
+# The bootable image is packed (kernel/pack, docs/boot.md "Packed image"): a 32-bit stub,
+# built here with $(STUB_CC), decompresses the kernel's LZ4-compressed segments and enters it,
+# as Linux's vmlinuz does. The unpacked ELF stays beside it as <name>.raw.elf (for gdb,
+# and for PACK=0, which boots it directly).
+STUB_CC ?= gcc
+PACK   ?= 1
+MKIMAGE = $(GO) run ./kernel/cmd/mkimage -cc "$(STUB_CC)"
+# pack RAW OUT: pack (or, with PACK=0, copy) a kernel ELF and print its size.
+define pack
+	@if [ "$(PACK)" = 1 ]; then $(MKIMAGE) -in $(1) -out $(2); else cp $(1) $(2); fi
+	@ls -l $(2) | awk '{print "damselfly: built " $$NF " (" $$5 " bytes)"}'
+endef
+
 # Always rebuilt: the go command's own cache makes an unchanged build quick.
 .PHONY: $(KERNEL)
 $(KERNEL): toolchain
 	@mkdir -p $(BUILD)
-	$(TAMAGO_ENV) $(TAMAGO_GO) build -trimpath -tags $(KERNEL_TAGS) -ldflags "$(KERNEL_LDFLAGS)" -o $@ $(APP)
-	@ls -l $@ | awk '{print "damselfly: built " $$NF " (" $$5 " bytes)"}'
+	$(TAMAGO_ENV) $(TAMAGO_GO) build -trimpath -tags $(KERNEL_TAGS) -ldflags "$(KERNEL_LDFLAGS)" -o $(KERNEL:.elf=.raw.elf) $(APP)
+	$(call pack,$(KERNEL:.elf=.raw.elf),$@)
 
 # make image APP=./apps/<name>: any Go main that calls kernel.Run, built as a bootable image
-# (build/<name>.elf; the default appliance is build/kernel.elf).
+# (build/<name>.elf, packed; the default appliance is build/kernel.elf).
+IMAGE = $(BUILD)/$(notdir $(abspath $(APP))).elf
 image: toolchain
 	@mkdir -p $(BUILD)
 	$(TAMAGO_ENV) $(TAMAGO_GO) build -trimpath -tags $(KERNEL_TAGS) -ldflags "$(KERNEL_LDFLAGS)" \
-	  -o $(BUILD)/$(notdir $(abspath $(APP))).elf $(APP)
-	@echo "damselfly: built $(BUILD)/$(notdir $(abspath $(APP))).elf"
+	  -o $(IMAGE:.elf=.raw.elf) $(APP)
+	$(call pack,$(IMAGE:.elf=.raw.elf),$(IMAGE))
 
 # make disk DIR=<folder>: an ext2 image of the folder (build/disk.img), twice its size
 # plus 16 MiB of room; boot it with root=/dev/vda (rw to accept PUT/DELETE).
@@ -126,7 +140,7 @@ bench: deps $(KERNEL) $(BENCH_LINUX)/initrd.img $(BENCH_DIR)/disk.img
 
 $(BENCH_DIR)/httpd-linux: $(wildcard apps/httpd/*.go apps/httpd/*.html apps/httpd/cmd/httpd-linux/*.go)
 	@mkdir -p $(BENCH_DIR)
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -o $@ ./apps/httpd/cmd/httpd-linux
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags "-s -w" -o $@ ./apps/httpd/cmd/httpd-linux
 
 $(BENCH_LINUX)/initrd.img: qemu/linuxguest/build.sh qemu/linuxguest/bench-init.sh $(BENCH_DIR)/httpd-linux
 	bash qemu/linuxguest/build.sh --modules "virtio_mmio virtio_net virtio_blk" \

@@ -17,6 +17,7 @@ declare -A want=(
 	[patch]=patch
 	[rsync]=rsync
 	[cpio]=cpio
+	[gcc]=gcc # the packed image's 32-bit boot stub (kernel/pack/stub); binutils comes with it
 )
 missing=()
 for cmd in "${!want[@]}"; do
