@@ -438,3 +438,22 @@ func unpackAt(seg []byte, base uint64, h []byte, table, n uint64) (*Kernel, erro
 	}
 	return k, nil
 }
+
+// Verify unpacks img on the host and compares it with k, the kernel it was
+// packed from.
+func Verify(img []byte, k *Kernel) error {
+	u, err := Unpack(img)
+	if err != nil {
+		return err
+	}
+	if u.Entry != k.Entry || len(u.Segments) != len(k.Segments) {
+		return fmt.Errorf("pack: verify: entry %#x and %d segments, want %#x and %d", u.Entry, len(u.Segments), k.Entry, len(k.Segments))
+	}
+	for i, s := range k.Segments {
+		g := u.Segments[i]
+		if g.Paddr != s.Paddr || g.Memsz != s.Memsz || !bytes.Equal(g.Data, s.Data) {
+			return fmt.Errorf("pack: verify: segment %d at %#x differs", i, s.Paddr)
+		}
+	}
+	return nil
+}

@@ -9,7 +9,6 @@
 package main
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"os"
@@ -60,7 +59,7 @@ func run(in, out, cc string, base, limit uint32, depth int, quiet bool) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", in, err)
 	}
-	if err := verify(img, k); err != nil {
+	if err := pack.Verify(img, k); err != nil {
 		return fmt.Errorf("%s: the packed image does not unpack to its input: %w", in, err)
 	}
 	tmp := out + ".tmp"
@@ -77,20 +76,3 @@ func run(in, out, cc string, base, limit uint32, depth int, quiet bool) error {
 	return nil
 }
 
-// verify unpacks img and compares it with k.
-func verify(img []byte, k *pack.Kernel) error {
-	u, err := pack.Unpack(img)
-	if err != nil {
-		return err
-	}
-	if u.Entry != k.Entry || len(u.Segments) != len(k.Segments) {
-		return fmt.Errorf("entry %#x and %d segments, want %#x and %d", u.Entry, len(u.Segments), k.Entry, len(k.Segments))
-	}
-	for i, s := range k.Segments {
-		g := u.Segments[i]
-		if g.Paddr != s.Paddr || g.Memsz != s.Memsz || !bytes.Equal(g.Data, s.Data) {
-			return fmt.Errorf("segment %d at %#x differs", i, s.Paddr)
-		}
-	}
-	return nil
-}
