@@ -75,4 +75,3 @@ func run(in, out, cc string, base, limit uint32, depth int, quiet bool) error {
 	}
 	return nil
 }
-
