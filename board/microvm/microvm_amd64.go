@@ -103,6 +103,20 @@ func Init() {
 		return
 	}
 	Mark("tsc rate (" + src + ")")
+
+	// Exceptions and the local APIC now rather than in init: the first AP
+	// is started here (see apBoot), and must find the IDT's address set
+	// and the boot CPU's APIC enabled to send it INIT and STARTUP.
+	AMD64.EnableExceptions()
+	installFaultGates()
+	AMD64.LAPIC.Enable()
+	M.CPUs = append([]board.CPU(nil), M.ACPI.CPUs...)
+	sort.Slice(M.CPUs, func(i, j int) bool { return M.CPUs[i].APICID < M.CPUs[j].APICID })
+	if M.Target = targetCPUs(); M.Target > 1 {
+		aps.plan(M.Target)
+		aps.kick()
+	}
+	Mark("first application processor kicked")
 	now := rdtsc()
 	clock.SetFrequency(now, hz)
 	M.TSCHz, M.TSCSource = hz, src
@@ -149,9 +163,6 @@ func init() {
 		return // the kernel reports them and powers off
 	}
 	Mark("board package init")
-	AMD64.EnableExceptions()
-	installFaultGates()
-	AMD64.LAPIC.Enable()
 	initIdle()
 
 	for _, a := range M.ACPI.IOAPICs {
@@ -166,17 +177,16 @@ func init() {
 		}
 	}
 
-	M.CPUs = append([]board.CPU(nil), M.ACPI.CPUs...)
-	sort.Slice(M.CPUs, func(i, j int) bool { return M.CPUs[i].APICID < M.CPUs[j].APICID })
-	Mark("exceptions, ioapics, dma")
+	Mark("idle, ioapics, dma")
 	startCPUs()
 	Mark("application processors")
 	startTimekeeper()
 }
 
-// startCPUs brings up the application processors the MADT lists (capped
-// by smp=) and checks how many came online.
-func startCPUs() {
+// targetCPUs is how many CPUs to run: the MADT's enabled ones, capped by
+// smp=, or the boot CPU alone when the LAPIC ids are not 0..n-1 (the
+// tamago package's task protocol numbers CPUs by LAPIC id).
+func targetCPUs() int {
 	want := 0
 	for _, c := range M.CPUs {
 		if c.Enabled {
@@ -194,18 +204,23 @@ func startCPUs() {
 	for i, c := range M.CPUs {
 		if c.APICID != uint32(i) {
 			M.Notes = append(M.Notes, fmt.Sprintf("smp: LAPIC ids are not 0..n-1 (%d at %d): starting the boot CPU only", c.APICID, i))
-			want = 1
-			break
+			return 1
 		}
 	}
-	M.Target = want
-	// The MADT's list, not the tamago package's InitSMP, which counts CPUs
-	// from CPUID topology (a VMM may fill it differently from the vCPUs it
-	// created) and waits 10 ms per CPU.
+	return want
+}
+
+// startCPUs brings up the application processors Init planned (M.Target
+// CPUs in all) and checks how many came online. The MADT's list, not the
+// tamago package's InitSMP, which counts CPUs from CPUID topology (a VMM
+// may fill it differently from the vCPUs it created) and waits 10 ms per
+// CPU.
+func startCPUs() {
+	want := M.Target
 	if want <= 1 {
 		AMD64.InitSMP(1)
 	} else {
-		startAPsFromMADT(want)
+		aps.finish()
 	}
 	M.Online = runtime.GOMAXPROCS(0)
 	if M.Online != want {

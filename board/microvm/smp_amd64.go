@@ -43,11 +43,35 @@ func poke64(addr uintptr, v uint64) { *(*uint64)(unsafe.Pointer(addr)) = v }
 func poke32(addr uintptr, v uint32) { *(*uint32)(unsafe.Pointer(addr)) = v }
 func poke16(addr uintptr, v uint16) { *(*uint16)(unsafe.Pointer(addr)) = v }
 
-// startAPsFromMADT sends INIT and STARTUP (Intel SDM vol. 3A, 9.4.4.1
-// "Typical BSP Initialization Sequence"; AMD APM vol. 2, 15.27.8) to every
-// enabled CPU but the boot CPU, then lets the tamago package wait for them
-// and take them into its task protocol.
-func startAPsFromMADT(n int) {
+// apBoot starts the application processors the MADT lists, one at a time
+// (they share the trampoline), in two halves: Init plans and kicks the
+// first AP (sends INIT and STARTUP) as soon as the TSC rate and the local
+// APIC allow, so that the AP's trip through the trampoline (its vCPU's
+// first code: slow under TCG) overlaps the boot CPU's own start-up, and
+// finish, in the board's package init, waits for it and starts the rest.
+// The AP then halts in the tamago package's ·apstart until a task comes:
+// it loads the package's static GDT and IDT pointers, whose tables are
+// filled before any task is sent. Owned by the boot CPU.
+type apBoot struct {
+	ids     []uint32 // LAPIC ids to start, in order
+	kicked  int      // how many got INIT and STARTUP
+	trampok bool     // the trampoline is in place
+}
+
+var aps apBoot
+
+// plan lists the CPUs to start (n in all, the boot CPU included) and puts
+// the tamago amd64 package's trampoline in place.
+func (b *apBoot) plan(n int) {
+	boot := LAPICID()
+	for _, c := range M.CPUs {
+		if len(b.ids)+1 == n {
+			break
+		}
+		if c.Enabled && c.APICID != boot {
+			b.ids = append(b.ids, c.APICID)
+		}
+	}
 	apinitReloc(apInitAddr, apStartAddr)
 	// real-mode GDT for the trampoline: null, 64-bit code, data
 	poke64(apGDTAddr+0x00, 0)
@@ -56,35 +80,52 @@ func startAPsFromMADT(n int) {
 	poke16(apGDTRAddr+0, 3*8-1)
 	poke32(apGDTRAddr+2, apGDTAddr)
 	poke32(apCR3Addr, uint32(readCR3()))
+	b.trampok = true
+}
 
+// kick sends INIT and STARTUP (Intel SDM vol. 3A, 9.4.4.1 "Typical BSP
+// Initialization Sequence"; AMD APM vol. 2, 15.27.8) to the next AP.
+func (b *apBoot) kick() {
+	if !b.trampok || b.kicked == len(b.ids) {
+		return
+	}
+	id := b.ids[b.kicked]
+	b.kicked++
 	vector := apInitAddr >> 12 // STARTUP vector: the page of the trampoline
 	// The 10 ms wait between INIT and STARTUP is for the discrete APICs of
 	// old processors (SDM 9.4.4.1); virtual CPUs take STARTUP at once, and
 	// Linux skips the wait on modern processors too. Under a hypervisor we
-	// wait 100 us. Each AP must be through the shared trampoline (it counts
-	// itself in the task area's first word) before the next one enters it.
+	// wait 100 us.
 	initWait := 10 * time.Millisecond
 	if M.Hypervisor.Present {
 		initWait = 100 * time.Microsecond
 	}
+	AMD64.LAPIC.IPI(int(id), vector, 1<<lapic.ICR_INIT|lapic.ICR_DLV_INIT)
+	spinFor(initWait)
+	AMD64.LAPIC.IPI(int(id), vector, 1<<lapic.ICR_INIT|lapic.ICR_DLV_SIPI)
+}
+
+// arrived waits up to 100 ms for the APs kicked so far to count themselves
+// in the task area's first word (the tamago package's ·apstart does).
+func (b *apBoot) arrived() bool {
 	ready := (*uint32)(unsafe.Pointer(uintptr(tamagoTaskArea)))
-	boot := LAPICID()
-	started := 1
-	for _, c := range M.CPUs {
-		if !c.Enabled || c.APICID == boot || started == n {
-			continue
-		}
-		AMD64.LAPIC.IPI(int(c.APICID), vector, 1<<lapic.ICR_INIT|lapic.ICR_DLV_INIT)
-		spinFor(initWait)
-		AMD64.LAPIC.IPI(int(c.APICID), vector, 1<<lapic.ICR_INIT|lapic.ICR_DLV_SIPI)
-		started++
-		for t0 := rdtsc(); atomic.LoadUint32(ready) < uint32(started-1); {
-			if rdtsc()-t0 > M.TSCHz/10 { // 100 ms: GOMAXPROCS reports the shortfall
-				break
-			}
+	for t0 := rdtsc(); atomic.LoadUint32(ready) < uint32(b.kicked); {
+		if rdtsc()-t0 > M.TSCHz/10 {
+			return false
 		}
 	}
-	AMD64.GOMAXPROCS(started)
+	return true
+}
+
+// finish starts every planned AP not yet started, each once the previous
+// one is through the trampoline, then lets the tamago package take them
+// into its task protocol (its GOMAXPROCS waits up to a second for the
+// count and reports a shortfall).
+func (b *apBoot) finish() {
+	for b.arrived() && b.kicked < len(b.ids) {
+		b.kick()
+	}
+	AMD64.GOMAXPROCS(b.kicked + 1)
 }
 
 // spinFor busy-waits d on the TSC (the scheduler is not running other

@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -13,6 +14,7 @@ import (
 	"net/netip"
 	"path"
 	"runtime"
+	"sync/atomic"
 
 	"damselfly/apps/httpd"
 	"damselfly/board/microvm"
@@ -52,56 +54,156 @@ func runAppliance(ctx context.Context) error {
 	sys := sched.NewSystem(ncpu, kernel.SchedOptions())
 	sys.Start()
 	kernel.Sched.Store(sys) // the shell's threads and stats show it
+	microvm.Mark("lwkt schedulers started")
 
-	root, writable, err := devices.MountRoot(cfg, welcome())
+	// The root is mounted while the network comes up (on another CPU when
+	// there is one): the two share nothing but the LWKT system. If the
+	// mount is done first, one request runs through a throw-away server
+	// over the same files while the network is still coming up
+	// (httpd.WarmUp): it reads the index into the page cache and runs the
+	// HTTP path once, which under TCG is what makes a first request slow.
+	mounted := make(chan rootMount, 1)
+	netUp := make(chan struct{})
+	go func() {
+		var m rootMount
+		m.root, m.writable, m.err = devices.MountRoot(cfg, welcome())
+		microvm.Mark("root mounted")
+		mounted <- m
+		select {
+		case <-netUp:
+			return // a client's request would race the warm-up: skip it
+		default:
+		}
+		if m.err == nil {
+			code, err := httpd.WarmUp(httpd.New(httpd.Config{Files: m.root.FS(), Name: "warm-up"}), "/")
+			microvm.Mark("http warm-up")
+			kernel.Klog.Debugf("appliance: warm-up GET / answered %d (%v)", code, err)
+		}
+	}()
+
+	st, dev, err := devices.StartNetwork(cfg, sys, ncpu)
 	if err != nil {
+		if m := <-mounted; m.err == nil {
+			registerRootShutdown(m.root)
+		}
 		return err
 	}
+	close(netUp)
+	microvm.Mark("network up")
+
+	// Port 80 listens now; a request that arrives before the root is
+	// mounted waits for it (web), it is never answered from a missing tree.
+	web := &pendingHandler{ready: make(chan struct{})}
+	var echo, discard httpd.StreamStats
+	var listeners []net.Listener
+	for _, svc := range []struct {
+		port  int
+		serve func(net.Listener) error
+	}{
+		{80, func(l net.Listener) error { return (&http.Server{Handler: firstResponse(web)}).Serve(l) }},
+		{httpd.EchoPort, func(l net.Listener) error { return httpd.ServeEcho(l, &echo) }},
+		{httpd.DiscardPort, func(l net.Listener) error { return httpd.ServeDiscard(l, &discard) }},
+	} {
+		l, err := st.Listen("tcp", fmt.Sprintf(":%d", svc.port))
+		if err != nil {
+			if m := <-mounted; m.err == nil {
+				registerRootShutdown(m.root)
+			}
+			web.fail(err)
+			return fmt.Errorf("listen on port %d: %w", svc.port, err)
+		}
+		listeners = append(listeners, l)
+		go func() {
+			if err := svc.serve(l); err != nil && !errors.Is(err, net.ErrClosed) {
+				kernel.Klog.Errorf("appliance: port %d: %v", svc.port, err)
+			}
+		}()
+	}
+	microvm.Mark("listeners")
+
+	m := <-mounted
+	if m.err != nil {
+		web.fail(m.err)
+		for _, l := range listeners {
+			l.Close()
+		}
+		return m.err
+	}
+	root := m.root
+	registerRootShutdown(root)
 	var writer httpd.Writer
-	if writable {
+	if m.writable {
 		writer = vfsWriter{root}
 	}
+	web.serve(httpd.New(httpd.Config{
+		Files:  root.FS(),
+		Writer: writer,
+		Name:   "damselfly",
+		Status: func() any { return kernelStatus(sys, st, dev, root) },
+	}))
+	kernel.Klog.Infof("appliance: serving http://%s/ (echo :7, discard :9, netpart %s)", st.Addr(), devices.PartName(st))
+	fmt.Printf("damselfly: appliance up addr=%s\n", st.Addr())
+	microvm.Mark("appliance up printed")
+	<-ctx.Done()
+	return nil
+}
+
+// rootMount is what mounting the root gave.
+type rootMount struct {
+	root     *vfs.VFS
+	writable bool
+	err      error
+}
+
+// registerRootShutdown syncs and closes the root at shutdown.
+func registerRootShutdown(root *vfs.VFS) {
 	kernel.OnShutdown("filesystems", func() error {
 		if err := root.Sync(); err != nil {
 			return err
 		}
 		return root.Close()
 	})
+}
 
-	st, dev, err := devices.StartNetwork(cfg, sys, ncpu)
-	if err != nil {
-		return err
+// pendingHandler holds requests until the handler that serves them exists
+// (serve) or cannot (fail): each request waits on ready, or gives up when
+// its client goes away.
+type pendingHandler struct {
+	ready chan struct{} // closed by serve or fail, once
+	h     http.Handler  // set before ready is closed
+	err   error         // set before ready is closed
+}
+
+func (p *pendingHandler) serve(h http.Handler) { p.h = h; close(p.ready) }
+func (p *pendingHandler) fail(err error)       { p.err = err; close(p.ready) }
+
+func (p *pendingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-p.ready:
+	case <-r.Context().Done():
+		return
 	}
+	if p.err != nil {
+		http.Error(w, "root filesystem: "+p.err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	p.h.ServeHTTP(w, r)
+}
 
-	srv := httpd.New(httpd.Config{
-		Files:  root.FS(),
-		Writer: writer,
-		Name:   "damselfly",
-		Status: func() any { return kernelStatus(sys, st, dev, root) },
-	})
-	var echo, discard httpd.StreamStats
-	for _, svc := range []struct {
-		port  int
-		serve func(net.Listener) error
-	}{
-		{80, func(l net.Listener) error { return (&http.Server{Handler: srv}).Serve(l) }},
-		{httpd.EchoPort, func(l net.Listener) error { return httpd.ServeEcho(l, &echo) }},
-		{httpd.DiscardPort, func(l net.Listener) error { return httpd.ServeDiscard(l, &discard) }},
-	} {
-		l, err := st.Listen("tcp", fmt.Sprintf(":%d", svc.port))
-		if err != nil {
-			return fmt.Errorf("listen on port %d: %w", svc.port, err)
+// firstResponse marks the first request's arrival and answer in the boot
+// profile, which ends the boot (kernel.BootProfileDone); later requests
+// pay one atomic load.
+func firstResponse(h http.Handler) http.Handler {
+	var first atomic.Bool
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if first.Load() || !first.CompareAndSwap(false, true) {
+			h.ServeHTTP(w, r)
+			return
 		}
-		go func() {
-			if err := svc.serve(l); err != nil {
-				kernel.Klog.Errorf("appliance: port %d: %v", svc.port, err)
-			}
-		}()
-	}
-	kernel.Klog.Infof("appliance: serving http://%s/ (echo :7, discard :9, netpart %s)", st.Addr(), devices.PartName(st))
-	fmt.Printf("damselfly: appliance up addr=%s\n", st.Addr())
-	<-ctx.Done()
-	return nil
+		microvm.Mark("first HTTP request read")
+		h.ServeHTTP(w, r)
+		kernel.BootProfileDone("first HTTP handler returned")
+	})
 }
 
 // vfsWriter lets the HTTP server change the root filesystem.
