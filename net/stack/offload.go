@@ -110,7 +110,7 @@ func (p *proto) outputTCPOffload(src, dst netip.Addr, seg []byte, gso int) {
 	buf := p.obuf[:n]
 	p.ipID += uint16(len(p.s.threads))
 	ipv4.Encode(buf[ether.HeaderLen:], ipv4.Fields{ID: p.ipID, DF: true, Protocol: ipv4.ProtoTCP, Src: src, Dst: dst}, len(seg))
-	copy(buf[hl:], seg)
+	copyBytes(buf[hl:], seg)
 	p.ctr.ipOut++
 	o := link.TxOffload{Csum: true, CsumStart: hl, CsumOffset: 16}
 	if gso > 0 {

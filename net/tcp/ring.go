@@ -39,8 +39,8 @@ func (r *ring) write(p []byte) int {
 	}
 	r.grow(r.n + k)
 	tail := (r.head + r.n) % len(r.b)
-	c := copy(r.b[tail:], p[:k])
-	copy(r.b, p[c:k])
+	c := copyBytes(r.b[tail:], p[:k])
+	copyBytes(r.b, p[c:k])
 	r.n += k
 	return k
 }
@@ -53,8 +53,8 @@ func (r *ring) peek(off int, p []byte) int {
 	}
 	k := min(len(p), r.n-off)
 	start := (r.head + off) % max(len(r.b), 1)
-	c := copy(p[:k], r.b[start:])
-	copy(p[c:k], r.b)
+	c := copyBytes(p[:k], r.b[start:])
+	copyBytes(p[c:k], r.b)
 	return k
 }
 

@@ -46,10 +46,11 @@ func newRxq(d *Device, q *virtio.Queue, c *irqCtl, bufSize int) *rxq {
 	return &rxq{q: q, ctl: c, bufSize: bufSize, cs: make([]virtio.Completion, 0, q.Size()),
 		asm: assembler{
 			hdrLen: d.hdrLen, mrg: d.features&FeatureMrgRxBuf != 0, maxFrame: d.maxFrame, maxPlain: d.maxTx,
-			bufSize:   bufSize,
-			copyBreak: d.copyBreak,
-			guestTSO:  d.features&FeatureGuestTSO4 != 0,
-			guestCsum: d.features&FeatureGuestCsum != 0,
+			bufSize:    bufSize,
+			copyBreak:  d.copyBreak,
+			finishCsum: d.finishCsum,
+			guestTSO:   d.features&FeatureGuestTSO4 != 0,
+			guestCsum:  d.features&FeatureGuestCsum != 0,
 		}}
 }
 
@@ -84,6 +85,8 @@ type assembler struct {
 	bufSize   int
 	// copyBreak: one-buffer frames up to this length are copied out.
 	copyBreak int
+	// finishCsum: complete NEEDS_CSUM checksums (Options.FinishRxCsum).
+	finishCsum bool
 
 	// The frame being assembled from several buffers.
 	frame  []byte
@@ -222,16 +225,21 @@ func (a *assembler) finish(h Header, data []byte, st *queueStats) (f rxFrame, ok
 	if fl&HdrFNeedsCsum != 0 {
 		// §5.1.6.4.1: the checksum from csum_start to the end is still
 		// to be computed and stored at csum_start + csum_offset (the
-		// field holds the pseudo-header sum). Finish it here: the stack
-		// verifies every checksum and knows no offload.
+		// field holds the pseudo-header sum), and the device has
+		// validated the packet. The offsets are checked either way: a
+		// device that lies about them is refused.
 		start, off := int(h.CsumStart()), int(h.CsumOffset())
 		if start < ethHeaderLen || start >= len(data) || off > len(data)-start-2 {
 			st.drop(DropCsumOffsets)
 			return f, false
 		}
-		c := checksum.Checksum(data[start:])
-		data[start+off], data[start+off+1] = byte(c>>8), byte(c)
-		st.rxCsumFixed.Add(1)
+		if a.finishCsum {
+			c := checksum.Checksum(data[start:])
+			data[start+off], data[start+off+1] = byte(c>>8), byte(c)
+			st.rxCsumFixed.Add(1)
+		} else {
+			st.rxCsumPartial.Add(1)
+		}
 	} else if fl&HdrFDataValid != 0 {
 		st.rxCsumValid.Add(1)
 	}
@@ -245,8 +253,8 @@ func (a *assembler) finish(h Header, data []byte, st *queueStats) (f rxFrame, ok
 		st.rxHashed.Add(1)
 	}
 	// The stack may skip its checksum pass: the device validated the
-	// frame (DATA_VALID, honoured only with GUEST_CSUM, §5.1.6.4.1), or
-	// the checksum was just computed here over the bytes as they came.
+	// frame (DATA_VALID, honoured only with GUEST_CSUM, or NEEDS_CSUM,
+	// which the device sets only with GUEST_CSUM, §5.1.6.4.1).
 	f.rss.ChecksumValid = fl&HdrFNeedsCsum != 0 || a.guestCsum && fl&HdrFDataValid != 0
 	return f, true
 }

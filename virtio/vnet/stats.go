@@ -37,7 +37,8 @@ type queueStats struct {
 	txTSO             atomic.Uint64
 	rxMerged          atomic.Uint64 // frames spanning several buffers
 	rxGSO             atomic.Uint64 // coalesced TCPv4 frames (GUEST_TSO4)
-	rxCsumFixed       atomic.Uint64 // partial checksums completed in software
+	rxCsumFixed       atomic.Uint64 // partial checksums completed in software (Options.FinishRxCsum)
+	rxCsumPartial     atomic.Uint64 // partial checksums handed on as validated
 	rxCsumValid       atomic.Uint64 // frames the device marked DATA_VALID
 	rxHashed          atomic.Uint64 // frames with a device hash handed on
 	refills           atomic.Uint64 // rx buffers posted
@@ -55,11 +56,14 @@ type queueStats struct {
 
 // QueueStats is a snapshot of one queue pair.
 type QueueStats struct {
-	Queue                           int
-	RxFrames, RxBytes               uint64
-	TxFrames, TxBytes, TxTSO        uint64
-	RxMerged, RxGSO                 uint64
-	RxCsumFixed, RxCsumValid        uint64
+	Queue                    int
+	RxFrames, RxBytes        uint64
+	TxFrames, TxBytes, TxTSO uint64
+	RxMerged, RxGSO          uint64
+	RxCsumFixed, RxCsumValid uint64
+	// RxCsumPartial: frames with NEEDS_CSUM handed on unfinished, marked
+	// validated (the default; RxCsumFixed counts them with FinishRxCsum).
+	RxCsumPartial                   uint64
 	RxHashed                        uint64
 	Refills                         uint64
 	Interrupts, IrqWhilePolling     uint64
@@ -112,7 +116,8 @@ func (s *queueStats) snapshot(q int) QueueStats {
 		RxFrames: s.rxFrames.Load(), RxBytes: s.rxBytes.Load(),
 		TxFrames: s.txFrames.Load(), TxBytes: s.txBytes.Load(), TxTSO: s.txTSO.Load(),
 		RxMerged: s.rxMerged.Load(), RxGSO: s.rxGSO.Load(), RxCsumFixed: s.rxCsumFixed.Load(), RxCsumValid: s.rxCsumValid.Load(),
-		RxHashed: s.rxHashed.Load(), Refills: s.refills.Load(),
+		RxCsumPartial: s.rxCsumPartial.Load(),
+		RxHashed:      s.rxHashed.Load(), Refills: s.refills.Load(),
 		Interrupts: s.interrupts.Load(), IrqWhilePolling: s.irqWhilePolling.Load(),
 		Polls: s.polls.Load(), BudgetExhausted: s.budgetExhausted.Load(), Repolls: s.repolls.Load(),
 		TxReclaimed: s.txReclaimed.Load(), TxKicks: s.txKicks.Load(),

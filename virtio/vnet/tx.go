@@ -140,7 +140,7 @@ func (p *pair) sendCopy(frame []byte, o Offload) error {
 	}
 	tb := t.buf(d.hdrLen + len(frame))
 	o.put(Header(tb.b[:d.hdrLen])) // no offload: flags 0, GSO_NONE
-	copy(tb.b[d.hdrLen:], frame)
+	copyBytes(tb.b[d.hdrLen:], frame)
 	return p.post(tb, [][]byte{tb.b}, len(frame), o.GSOSize > 0)
 }
 

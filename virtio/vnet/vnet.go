@@ -8,10 +8,11 @@
 //     §5.1.3.1 enforced before asking.
 //   - Receive (§5.1.6.3, §5.1.6.4): buffers posted on every receive queue
 //     and refilled after each poll; with MRG_RXBUF a frame spans
-//     num_buffers buffers and is reassembled (rx.go); partial checksums
-//     (NEEDS_CSUM) are completed in software, so the stack always sees a
-//     finished frame; a one-buffer frame is handed to the stack in the
-//     buffer the device wrote (no copy).
+//     num_buffers buffers and is reassembled (rx.go); a frame with a
+//     partial checksum (NEEDS_CSUM) was validated by the device and is
+//     handed on marked so (Options.FinishRxCsum completes it instead); a
+//     one-buffer frame is handed to the stack in the buffer the device
+//     wrote (no copy).
 //   - Transmit (§5.1.6.2): Send copies the frame behind its header into a
 //     recycled buffer (link.Endpoint does not let the driver keep the
 //     caller's frame); SendSG hands the caller's buffers to the device
@@ -63,6 +64,13 @@ type Options struct {
 	// over in the buffer the device wrote (default 256; negative: never
 	// copy).
 	CopyBreak int
+	// FinishRxCsum completes partial checksums (NEEDS_CSUM) of received
+	// frames in software. By default such a frame is handed on as it came,
+	// marked link.RSS.ChecksumValid: the device has validated it (virtio
+	// 1.2 §5.1.6.4.1, Linux's CHECKSUM_PARTIAL), and a stack that only
+	// receives need not spend a pass over the bytes on a checksum field
+	// nobody reads. Set it for a consumer that forwards or captures frames.
+	FinishRxCsum bool
 	// RSSKey is the Toeplitz key programmed with RSS (default SymmetricKey()).
 	RSSKey []byte
 	// Disable lists feature bits not to negotiate even when offered.
@@ -80,18 +88,19 @@ type Options struct {
 // Device is a virtio-net device. It implements link.Endpoint over all its
 // queue pairs, and link.RSSKeyed when the device hashes received frames.
 type Device struct {
-	name      string
-	t         virtio.Transport
-	dma       virtio.DMA
-	features  uint64
-	mac       ether.MAC
-	mtu       int
-	hdrLen    int
-	maxFrame  int // longest received frame accepted (Ethernet header on)
-	maxTx     int // longest frame Send accepts
-	budget    int
-	copyBreak int
-	maxPairs  int
+	name       string
+	t          virtio.Transport
+	dma        virtio.DMA
+	features   uint64
+	mac        ether.MAC
+	mtu        int
+	hdrLen     int
+	maxFrame   int // longest received frame accepted (Ethernet header on)
+	maxTx      int // longest frame Send accepts
+	budget     int
+	copyBreak  int
+	maxPairs   int
+	finishCsum bool // Options.FinishRxCsum
 
 	pairs    []*pair
 	ctrl     *ctrlq
@@ -165,7 +174,8 @@ func New(t virtio.Transport, dma virtio.DMA, o Options) (*Device, error) {
 		return nil, fmt.Errorf("vnet: %s: %w", o.Name, err)
 	}
 	d := &Device{name: o.Name, t: t, dma: dma, features: f, budget: o.Budget, copyBreak: o.CopyBreak,
-		onLink: o.OnLink, schedule: o.Schedule, stop: make(chan struct{})}
+		finishCsum: o.FinishRxCsum,
+		onLink:     o.OnLink, schedule: o.Schedule, stop: make(chan struct{})}
 	if err := d.readConfig(o); err != nil {
 		virtio.Fail(t)
 		return nil, err

@@ -139,25 +139,41 @@ func TestTooLongTx(t *testing.T) {
 }
 
 func TestMergeableAndGuestTSO(t *testing.T) {
-	r := newRig(t, false, vnetsim.Options{}, vnet.Options{RxBufSize: 512})
-	src := netip.MustParseAddrPort("10.0.0.2:40000")
-	dst := netip.MustParseAddrPort("10.0.0.1:80")
-	payload := make([]byte, 30000)
-	for i := range payload {
-		payload[i] = byte(i * 7)
-	}
-	big := tcpFrame(src, dst, payload)
-	r.sim.Inject(big, vnetsim.RxOpts{Queue: -1, GSOSize: 1448, Partial: true})
-	x := r.recv(t)
-	if len(x.f) != len(big) || !bytes.Equal(x.f[54:], payload) {
-		t.Fatalf("coalesced frame of %d bytes, want %d", len(x.f), len(big))
-	}
-	if err := tcpValid(x.f); err != nil {
-		t.Fatalf("partial checksum not completed: %v", err)
-	}
-	st := r.drv.Stats().Queues[0]
-	if st.RxMerged != 1 || st.RxCsumFixed != 1 {
-		t.Fatalf("stats %+v", st)
+	// Finishing the partial checksum in software (FinishRxCsum) and
+	// handing it on as the device left it, marked validated (default).
+	for _, finish := range []bool{true, false} {
+		r := newRig(t, false, vnetsim.Options{}, vnet.Options{RxBufSize: 512, FinishRxCsum: finish})
+		src := netip.MustParseAddrPort("10.0.0.2:40000")
+		dst := netip.MustParseAddrPort("10.0.0.1:80")
+		payload := make([]byte, 30000)
+		for i := range payload {
+			payload[i] = byte(i * 7)
+		}
+		big := tcpFrame(src, dst, payload)
+		r.sim.Inject(big, vnetsim.RxOpts{Queue: -1, GSOSize: 1448, Partial: true})
+		x := r.recv(t)
+		if len(x.f) != len(big) || !bytes.Equal(x.f[54:], payload) {
+			t.Fatalf("finish %v: coalesced frame of %d bytes, want %d", finish, len(x.f), len(big))
+		}
+		if !x.rss.ChecksumValid {
+			t.Errorf("finish %v: frame not marked validated", finish)
+		}
+		st := r.drv.Stats().Queues[0]
+		if finish {
+			if err := tcpValid(x.f); err != nil {
+				t.Fatalf("partial checksum not completed: %v", err)
+			}
+			if st.RxMerged != 1 || st.RxCsumFixed != 1 || st.RxCsumPartial != 0 {
+				t.Fatalf("finish: stats %+v", st)
+			}
+			continue
+		}
+		if err := tcpValid(x.f); err == nil {
+			t.Error("a partial checksum was completed without FinishRxCsum")
+		}
+		if st.RxMerged != 1 || st.RxCsumFixed != 0 || st.RxCsumPartial != 1 {
+			t.Fatalf("stats %+v", st)
+		}
 	}
 }
 
@@ -175,16 +191,17 @@ func TestGuestTSORefusedWithoutFeature(t *testing.T) {
 }
 
 func TestChecksumOffload(t *testing.T) {
-	r := newRig(t, true, vnetsim.Options{}, vnet.Options{})
+	r := newRig(t, true, vnetsim.Options{}, vnet.Options{FinishRxCsum: true})
 	src := netip.MustParseAddrPort("10.0.0.1:80")
 	dst := netip.MustParseAddrPort("10.0.0.2:5555")
-	// Receive side: partial checksums completed, DATA_VALID counted.
+	// Receive side: partial checksums completed (FinishRxCsum), DATA_VALID
+	// counted, both marked validated.
 	for i, o := range []vnetsim.RxOpts{{Queue: 0, Partial: true}, {Queue: 0, DataValid: true}} {
 		f := tcpFrame(dst, src, bytes.Repeat([]byte{byte(i)}, 333))
 		r.sim.Inject(f, o)
 		x := r.recv(t)
-		if err := tcpValid(x.f); err != nil || !bytes.Equal(x.f, f) {
-			t.Fatalf("case %d: %v", i, err)
+		if err := tcpValid(x.f); err != nil || !bytes.Equal(x.f, f) || !x.rss.ChecksumValid {
+			t.Fatalf("case %d: %v (marked valid: %v)", i, err, x.rss.ChecksumValid)
 		}
 	}
 	st := r.drv.Stats().Queues[0]

@@ -32,6 +32,9 @@ type echoOptions struct {
 	guests string // comma-separated: damselfly, linux
 	pcap   bool   // capture the first exchange of each boot (tap only)
 	mib    int    // MiB per exchange
+	// profile: sample the guest's vCPUs through QEMU's gdbstub during
+	// the exchanges (gdbprof.go), to OUT/echo-<guest>-<round>.prof.
+	profile time.Duration
 }
 
 // echoRun is one boot in --mode echo.
@@ -140,8 +143,14 @@ func runEcho(ctx context.Context, o options, guests []guest, t target, ns *netns
 func echoBoot(ctx context.Context, o options, g guest, t target, ns *netns, ld load, prefix string, r *echoRun) {
 	errorf := func(format string, a ...any) { r.Errors = append(r.Errors, fmt.Sprintf(format, a...)) }
 	base := filepath.Join(o.out, fmt.Sprintf("echo-%s-%d", g.name, r.Round))
+	cfg := g.cfg
+	gdbSock := base + ".gdb"
+	if o.echo.profile > 0 {
+		os.Remove(gdbSock)
+		cfg.Extra = append(append([]string(nil), cfg.Extra...), "-gdb", "unix:"+gdbSock+",server=on,wait=off")
+	}
 	start := time.Now()
-	vm, err := qemu.Start(ctx, g.cfg, qemu.Options{SerialLog: base + "-serial.log", Timeout: ld.bootLimit + 5*time.Minute})
+	vm, err := qemu.Start(ctx, cfg, qemu.Options{SerialLog: base + "-serial.log", Timeout: ld.bootLimit + 5*time.Minute})
 	if err != nil {
 		errorf("boot: %v", err)
 		return
@@ -157,6 +166,19 @@ func echoBoot(ctx context.Context, o options, g guest, t target, ns *netns, ld l
 	if err := saveStatus(ctx, t, base+"-status-before.json"); err != nil {
 		errorf("%v", err)
 	}
+	var prof *profiler
+	if o.echo.profile > 0 {
+		if prof, err = startProfiler(gdbSock, o.echo.profile); err != nil {
+			errorf("profile: %v", err)
+		} else {
+			defer func() {
+				if err := prof.stop(base + ".prof"); err != nil {
+					errorf("profile: %v", err)
+				}
+				os.Remove(gdbSock)
+			}()
+		}
+	}
 	for i := 0; i < o.echo.reps; i++ {
 		var stop func() error
 		if o.echo.pcap && i == 0 {
@@ -168,7 +190,13 @@ func echoBoot(ctx context.Context, o options, g guest, t target, ns *netns, ld l
 		if ns != nil {
 			before, _ = qemuCPU(ns)
 		}
+		if prof != nil {
+			prof.enable(true)
+		}
 		mbps, err := echoMBps(ctx, t, ld.echoBytes)
+		if prof != nil {
+			prof.enable(false)
+		}
 		if before != nil {
 			if after, cerr := qemuCPU(ns); cerr == nil {
 				d := after.sub(before)

@@ -66,6 +66,7 @@ func main() {
 	flag.StringVar(&o.echo.guests, "guests", "", "echo mode: guests to boot, comma-separated (default damselfly,linux)")
 	flag.BoolVar(&o.echo.pcap, "pcap", false, "echo mode: tcpdump the first exchange of each boot to OUT/echo-<guest>-<round>.pcap (tap only)")
 	flag.IntVar(&o.echo.mib, "echo-mib", 16, "echo mode: MiB per exchange")
+	flag.DurationVar(&o.echo.profile, "profile", 0, "echo mode: sample the guest's vCPUs through QEMU's gdbstub at this interval during the exchanges (e.g. 2ms) to OUT/echo-<guest>-<round>.prof")
 	flag.IntVar(&o.runs, "runs", 3, "boots of each guest (full mode; smoke boots each once)")
 	flag.StringVar(&o.kernel, "kernel", "build/kernel.elf", "Damselfly appliance image (make kernel)")
 	flag.StringVar(&o.linux, "linux", "build/bench/linux", "directory with the Linux guest's vmlinuz, initrd.img and kernel-version")
