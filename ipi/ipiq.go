@@ -48,6 +48,10 @@ type cpuState struct {
 	extMu  sync.Mutex
 	ext    []entry
 	extLen atomic.Int32
+	// extSpare is the slice drain ran last, emptied, handed back as ext at the next take:
+	// the two alternate, so a steady stream of external sends allocates nothing. Only the
+	// CPU touches it (nil while a nested drain holds it).
+	extSpare []entry
 
 	// depth counts nested Process calls. Written only by this CPU.
 	depth int
@@ -277,7 +281,7 @@ func (q *Queue) drain(cpu int) int {
 	if c.extLen.Load() != 0 {
 		c.extMu.Lock()
 		ext := c.ext
-		c.ext = nil
+		c.ext, c.extSpare = c.extSpare, nil
 		c.extLen.Store(0)
 		c.extMu.Unlock()
 		for _, e := range ext {
@@ -285,6 +289,10 @@ func (q *Queue) drain(cpu int) int {
 		}
 		n += len(ext)
 		c.stats.external.Add(uint64(len(ext)))
+		if c.extSpare == nil {
+			clear(ext) // drop the references for the collector
+			c.extSpare = ext[:0]
+		}
 	}
 	return n
 }

@@ -253,7 +253,7 @@ func (td *Thread) WaitMsg(m Message) error {
 	}
 	rp := b.ReplyPort
 	rp.assertReceiver(td, "WaitMsg")
-	rp.wait(td, func() bool { return b.replied.Load() != 0 }, -1)
+	rp.wait(td, &portWait{replied: b}, -1)
 	rp.takeReply(b)
 	return b.err
 }

@@ -295,25 +295,42 @@ func (td *Thread) WaitPort(p *Port) Message {
 func (td *Thread) WaitPortTimeout(p *Port, d time.Duration) (Message, error) {
 	td.assertRunning("WaitPort")
 	p.assertReceiver(td, "WaitPort")
-	var m Message
-	ok := p.wait(td, func() bool { m = p.pop(); return m != nil }, d)
-	if !ok {
+	w := portWait{}
+	if !p.wait(td, &w, d) {
 		return nil, ErrTimeout
 	}
-	return m, nil
+	return w.got, nil
 }
 
-// wait blocks td until cond (evaluated on p's side: owner CPU or under the lock) is true,
-// or d passes (d < 0: no limit). It reports whether cond became true.
-func (p *Port) wait(td *Thread, cond func() bool, d time.Duration) bool {
+// portWait is what a port wait waits for: a reply to one message, or any message on the
+// port. A struct on the waiter's stack rather than a closure, so a wait allocates nothing.
+type portWait struct {
+	replied *Msg    // non-nil: wait until the port has taken this message's reply
+	got     Message // otherwise: the message popped from the port
+}
+
+// ready evaluates w on p's side (owner CPU or under the port's lock).
+func (p *Port) ready(w *portWait) bool {
+	if w.replied != nil {
+		return w.replied.replied.Load() != 0
+	}
+	w.got = p.pop()
+	return w.got != nil
+}
+
+// wait blocks td until w is ready (evaluated on p's side: owner CPU or under the lock),
+// or d passes (d < 0: no limit). It reports whether w became ready.
+func (p *Port) wait(td *Thread, w *portWait, d time.Duration) bool {
 	var deadline time.Duration
+	now := time.Duration(-1) // the reading deadline came from, used by the first sleep only
 	if d >= 0 {
-		deadline = td.cpu.Load().Now() + d
+		now = td.cpu.Load().Now()
+		deadline = now + d
 	}
 	for {
 		if p.kind == PortSpin {
 			p.lock.lock()
-			if cond() {
+			if p.ready(w) {
 				p.lock.unlock()
 				return true
 			}
@@ -321,7 +338,7 @@ func (p *Port) wait(td *Thread, cond func() bool, d time.Duration) bool {
 			td.Deschedule()
 			p.lock.unlock()
 		} else {
-			if cond() {
+			if p.ready(w) {
 				return true
 			}
 			p.waiting = true
@@ -332,7 +349,8 @@ func (p *Port) wait(td *Thread, cond func() bool, d time.Duration) bool {
 			p.unwait(td)
 			continue
 		}
-		expired := !td.sleepUntil(deadline)
+		expired := !td.sleepUntil(deadline, now)
+		now = -1
 		p.unwait(td)
 		if expired {
 			// One last look: the wakeup and the timeout may have raced.
@@ -340,7 +358,7 @@ func (p *Port) wait(td *Thread, cond func() bool, d time.Duration) bool {
 				p.lock.lock()
 				defer p.lock.unlock()
 			}
-			return cond()
+			return p.ready(w)
 		}
 	}
 }

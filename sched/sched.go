@@ -205,7 +205,7 @@ func (c *CPU) Run() {
 	q := c.sys.ipi
 	for !c.sys.stopping.Load() {
 		q.Process(c.id)
-		c.runTimers()
+		now := c.runTimers()
 		td, blocked := c.pick()
 		if td == nil {
 			if blocked {
@@ -214,7 +214,7 @@ func (c *CPU) Run() {
 			}
 			c.stats.idleWaits.Add(1)
 			c.stats.switches.Store(c.nswitch)
-			q.Idle(c.id, c.idleTimeout())
+			q.Idle(c.id, c.idleTimeout(now))
 			continue
 		}
 		c.run(td)

@@ -87,7 +87,7 @@ func (td *Thread) Sleep(ident any, d time.Duration, cond func() bool) error {
 	}
 	if d < 0 {
 		td.switchOut()
-	} else if !td.sleepUntil(c.Now() + d) {
+	} else if now := c.Now(); !td.sleepUntil(now+d, now) {
 		c = td.cpu.Load()
 		if td.sleep.queued {
 			c.sleepCancel(td)

@@ -178,12 +178,16 @@ func sendExternalIPI(cpu int, arg any) {
 func (s *System) Live() int64 { return s.live.Load() }
 
 // idleTimeout is how long an idle CPU may wait on its doorbell: until its next timer with a
-// real clock, without limit with a manual one (advancing it kicks every CPU).
-func (c *CPU) idleTimeout() time.Duration {
+// real clock, without limit with a manual one (advancing it kicks every CPU). now is the
+// reading runTimers took in this turn (no thread ran since), or < 0 if it took none.
+func (c *CPU) idleTimeout(now time.Duration) time.Duration {
 	if c.timers.len() == 0 || c.sys.manual {
 		return -1
 	}
-	d := c.timers.min().when - c.sys.clock.Now()
+	if now < 0 {
+		now = c.sys.clock.Now()
+	}
+	d := c.timers.min().when - now
 	if d <= 0 {
 		return 0
 	}

@@ -60,6 +60,7 @@ type Thread struct {
 	pendingTok   bool  // the newest token ref failed and is not held (see waitTokens)
 	port         *Port // the thread's own port (reply port for DoMsg)
 	sleep        sleepState
+	sleepTimer   Timer // the timer of the thread's timed waits (sleepUntil); idx -1 when idle
 
 	resume func() (struct{}, bool) // iter.Pull next: runs the thread until it switches out
 	yield  func(struct{}) bool     // set inside the coroutine: switches out
@@ -83,6 +84,7 @@ func newThread(s *System, o ThreadOpts, fn func(*Thread)) *Thread {
 		sys: s, id: s.nextID.Add(1), name: o.Name, prio: o.Prio, pinned: o.Pinned, fn: fn,
 		migrateTo: -1, done: make(chan struct{}),
 	}
+	td.sleepTimer.idx = -1
 	if td.name == "" {
 		td.name = fmt.Sprintf("thread%d", td.id)
 	}

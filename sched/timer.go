@@ -2,6 +2,7 @@ package sched
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,7 +88,10 @@ type Timer struct {
 	c    *CPU
 	when time.Duration
 	fn   func(c *CPU)
-	idx  int // position in the heap, -1 when not pending
+	// td is set (and fn nil) in a thread's own sleep timer: firing schedules td. Every
+	// timed wait of a thread reuses that one timer, so a wait allocates nothing.
+	td  *Thread
+	idx int // position in the heap, -1 when not pending
 }
 
 // Now returns the system clock's reading.
@@ -125,10 +129,11 @@ func (t *Timer) Reset(when time.Duration) bool {
 // Pending reports whether t has not fired or been stopped.
 func (t *Timer) Pending() bool { return t.idx >= 0 }
 
-// runTimers runs c's due timers.
-func (c *CPU) runTimers() {
+// runTimers runs c's due timers. It returns the clock reading it judged them by, or -1
+// if it had no timers and read no clock.
+func (c *CPU) runTimers() time.Duration {
 	if c.timers.len() == 0 {
-		return
+		return -1
 	}
 	now := c.sys.clock.Now()
 	c.softDepth++
@@ -136,17 +141,26 @@ func (c *CPU) runTimers() {
 		t := c.timers.min()
 		c.timers.remove(t)
 		c.stats.timersRun.Add(1)
-		t.fn(c)
+		if t.td != nil {
+			c.scheduleLocal(t.td)
+		} else {
+			t.fn(c)
+		}
 	}
 	c.softDepth--
+	return now
 }
 
 // SleepUntil blocks the running thread until clock time deadline.
 func (td *Thread) SleepUntil(deadline time.Duration) {
 	td.assertRunning("SleepUntil")
-	for td.cpu.Load().Now() < deadline {
+	for {
+		now := td.cpu.Load().Now()
+		if now >= deadline {
+			return
+		}
 		td.Deschedule()
-		td.sleepUntil(deadline)
+		td.sleepUntil(deadline, now)
 	}
 }
 
@@ -155,18 +169,29 @@ func (td *Thread) SleepFor(d time.Duration) {
 	td.SleepUntil(td.assertRunning("SleepFor").Now() + d)
 }
 
-// sleepUntil switches out a thread that has descheduled itself, with a timer that schedules
-// it at deadline. It reports false if the deadline has passed when it resumes.
-func (td *Thread) sleepUntil(deadline time.Duration) bool {
+// sleepUntil switches out a thread that has descheduled itself, with its sleep timer set to
+// schedule it at deadline. now is the caller's fresh clock reading (< 0: none, read it).
+// It reports false if the deadline had passed before the switch or the timer fired while
+// the thread was out: whether the deadline passed is read from the timer, not the clock,
+// so a timed wait costs one clock read, the caller's.
+func (td *Thread) sleepUntil(deadline, now time.Duration) bool {
 	c := td.cpu.Load()
-	if c.Now() >= deadline {
+	if now < 0 {
+		now = c.Now()
+	}
+	if now >= deadline {
 		c.enqueue(td)
 		return false
 	}
-	t := c.At(deadline, func(c *CPU) { c.scheduleLocal(td) })
+	t := &td.sleepTimer
+	if t.idx >= 0 {
+		panic(fmt.Sprintf("sched: thread %q: sleep timer armed twice", td.name))
+	}
+	t.c, t.when, t.td = c, deadline, td
+	c.timers.push(t)
 	td.switchOut()
-	t.Stop()
-	return td.cpu.Load().Now() < deadline
+	// A pending timer is still in its CPU's heap: the thread was woken before the deadline.
+	return t.Stop()
 }
 
 // timerHeap is a binary min-heap of timers by deadline.

@@ -72,6 +72,10 @@ type Loop struct {
 	// Owned by the thread's CPU: written by the thread, and by callers on
 	// that CPU only while the thread is not running (the fast path).
 	busy      bool      // the thread is between waits: callers must queue
+	// clockNow is the clock read once per turn of the thread (see Now);
+	// clockValid is cleared when a new turn starts.
+	clockNow   time.Time
+	clockValid bool
 	waitUntil time.Time // the timer the thread waits for (zero: none)
 	turnEnd   []sched.Message
 	items     uint64 // frames, hand-offs and messages served (tests' quiescence)
@@ -110,6 +114,26 @@ func (l *Loop) start(f LoopFactory, id int, poll Poll, now func() time.Time, ser
 		})
 	<-ready
 }
+
+// Now returns the clock as read at the start of the thread's current turn
+// (read on the turn's first call). Everything the thread does in one turn
+// (serving a batch of messages and frames, running its timers) sees one
+// time, as a kernel's tick does: a read of the host clock costs 50-60 ns
+// here and a turn made a dozen of them. Turns are short (the thread
+// re-reads every turnItems items and before running timers), so the
+// staleness is far below any TCP timer's granularity. Called only on the
+// thread's CPU: by the thread, or by a caller on the fast path.
+func (l *Loop) Now() time.Time {
+	if !l.clockValid {
+		l.clockNow = l.now()
+		l.clockValid = true
+	}
+	return l.clockNow
+}
+
+// turnItems is how many messages or frames the thread serves on one clock
+// reading before it reads the clock again.
+const turnItems = 32
 
 // Port returns the thread's message port: socket messages go there.
 func (l *Loop) Port() *sched.Port { return l.port }
@@ -175,6 +199,7 @@ func (l *Loop) serveInline(c *sched.CPU, cur *sched.Thread, m sched.Message) err
 	cur.CritEnter()
 	l.busy = true
 	l.items++
+	l.clockValid = false
 	err := l.serve(c, m)
 	// The call may have armed a timer earlier than the one the thread
 	// waits for (a retransmission, a delayed ACK): wake it to re-arm.
@@ -197,6 +222,7 @@ func (l *Loop) run(td *sched.Thread) {
 	var m sched.Message
 	for {
 		l.busy = true
+		l.clockValid = false
 		for m != nil {
 			if l.stopping.Load() {
 				l.refuse(c, m)
@@ -210,6 +236,7 @@ func (l *Loop) run(td *sched.Thread) {
 			l.drain(td)
 			return
 		}
+		l.clockValid = false // the timers below are judged on a fresh reading
 		next, ok := l.poll()
 		l.flushTurnEnd(c)
 		// Messages from outside the system that arrived during the turn
@@ -223,7 +250,7 @@ func (l *Loop) run(td *sched.Thread) {
 		d := time.Duration(-1)
 		l.waitUntil = time.Time{}
 		if ok {
-			d = max(next.Sub(l.now()), 0)
+			d = max(next.Sub(l.Now()), 0)
 			l.waitUntil = next
 		}
 		l.busy = false
@@ -241,6 +268,9 @@ func (l *Loop) handle(c *sched.CPU, m sched.Message) {
 		return
 	}
 	l.items++
+	if l.items%turnItems == 0 {
+		l.clockValid = false
+	}
 	if err := l.serve(c, m); err != sched.EASYNC {
 		c.ReplyMsg(m, err)
 	}

@@ -117,7 +117,7 @@ func (p *proto) outputTCPOffload(src, dst netip.Addr, seg []byte, gso int) {
 		o.GSOType, o.GSOSize = link.GSOTCPv4, uint16(gso)
 		o.HdrLen = uint16(hl + tcp.Header(seg).DataOffset())
 	}
-	now := p.s.cfg.Now()
+	now := p.loop.Now()
 	mac, ok := p.arp.Lookup(nh, now)
 	if !ok {
 		// The ARP queue ends in a plain Send: finish the frame here.

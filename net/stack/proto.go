@@ -43,7 +43,7 @@ var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 
 // poll runs due timers and returns the next deadline (Loop contract).
 func (p *proto) poll() (time.Time, bool) {
-	now := p.s.cfg.Now()
+	now := p.loop.Now()
 	var next time.Time
 	have := false
 	consider := func(t time.Time, ok bool) {
@@ -99,7 +99,7 @@ func (p *proto) inputFrameRx(b []byte, rx link.RSS) {
 	switch f.Type() {
 	case ether.TypeARP:
 		p.ctr.arpIn++
-		p.arp.Input(f.Payload(), p.s.cfg.Now())
+		p.arp.Input(f.Payload(), p.loop.Now())
 	case ether.TypeIPv4:
 		p.inputIP(f.Payload(), rx.ChecksumValid)
 	default:
@@ -134,7 +134,7 @@ func (p *proto) inputIP(b []byte, valid bool) {
 		return
 	}
 	if h.IsFragment() {
-		whole, ok := p.reasm.Add(h, p.s.cfg.Now())
+		whole, ok := p.reasm.Add(h, p.loop.Now())
 		if !ok {
 			return
 		}
@@ -320,7 +320,7 @@ func (p *proto) sendIP(buf []byte, nh netip.Addr) {
 		p.sendFrame(buf)
 		return
 	}
-	now := p.s.cfg.Now()
+	now := p.loop.Now()
 	if mac, ok := p.arp.Lookup(nh, now); ok {
 		p.arp.Stats.Hits++
 		ether.Encode(buf, mac, p.s.mac, ether.TypeIPv4)

@@ -310,8 +310,11 @@ func newProto(s *Stack, i int) *proto {
 	p.reasm.Expired = func(first []byte) {
 		p.sendError(icmp.TypeTimeExceeded, icmp.CodeReassemblyTime, 0, ipv4.Header(first))
 	}
+	// The TCP stack reads the clock through the loop's per-turn cache (Loop.Now), from its
+	// constructor on: the loop's clock is set here, before the loop starts.
+	p.loop.now = s.cfg.Now
 	tc := tcp.Config{
-		Now: s.cfg.Now, Output: p.outputTCP, MTU: s.mtu, ISNSecret: s.cfg.ISNSecret,
+		Now: p.loop.Now, Output: p.outputTCP, MTU: s.mtu, ISNSecret: s.cfg.ISNSecret,
 	}
 	p.setupOffload(&tc) // offload.go
 	if s.cfg.TCP != nil {
