@@ -72,13 +72,14 @@ type Loop struct {
 	// Owned by the thread's CPU: written by the thread, and by callers on
 	// that CPU only while the thread is not running (the fast path).
 	busy      bool      // the thread is between waits: callers must queue
-	// clockNow is the clock read once per turn of the thread (see Now);
-	// clockValid is cleared when a new turn starts.
-	clockNow   time.Time
-	clockValid bool
 	waitUntil time.Time // the timer the thread waits for (zero: none)
 	turnEnd   []sched.Message
 	items     uint64 // frames, hand-offs and messages served (tests' quiescence)
+
+	// clockNow is the clock read once per turn of the thread (see Now);
+	// clockValid is cleared when a new turn starts. Owned like the above.
+	clockNow   time.Time
+	clockValid bool
 
 	// Message counters, any CPU.
 	fast, queued atomic.Uint64
