@@ -40,3 +40,38 @@ func BenchmarkIPIRoundTrip(b *testing.B) {
 	q.Kick(1)
 	wg.Wait()
 }
+
+// BenchmarkCacheLinePingPong is the machine's floor for any cross-CPU round trip: two
+// goroutines, each spinning on one shared word until it holds its turn, with no FIFO, no
+// doorbell and no scheduler. IPIRoundTrip with polling CPUs cannot be faster than this;
+// ChanRoundTrip, whose two goroutines hand a P to each other on one core, has no such floor.
+func BenchmarkCacheLinePingPong(b *testing.B) {
+	var turn atomic.Uint64 // odd: the peer's turn; even: ours. ^0 stops the peer.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for want := uint64(1); ; want += 2 {
+			for {
+				v := turn.Load()
+				if v == want {
+					break
+				}
+				if v == ^uint64(0) {
+					return
+				}
+			}
+			turn.Store(want + 1)
+		}
+	}()
+	b.ResetTimer()
+	cm := cpumeter.Start(b)
+	for i := uint64(0); i < uint64(b.N); i++ {
+		turn.Store(2*i + 1)
+		for turn.Load() != 2*i+2 {
+		}
+	}
+	b.StopTimer()
+	cm.Stop()
+	turn.Store(^uint64(0))
+	<-done
+}
