@@ -16,7 +16,7 @@ import (
 )
 
 // ProfileMarks is how many marks a Profile holds.
-const ProfileMarks = 64
+const ProfileMarks = 128
 
 // Mark is one stamp: what had just finished (or started) and the TSC then.
 type Mark struct {

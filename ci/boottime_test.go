@@ -169,7 +169,8 @@ func bootToHTTP(t *testing.T, ns *netns, k, disk string) bootRun {
 // phase timeline (bootprofile). With DAMSELFLY_KERNEL_B it boots that image
 // in turn with DAMSELFLY_KERNEL (A B A B ...) and logs both, for A/B
 // comparisons of boot changes; DAMSELFLY_BOOT_RUNS sets the boots of each
-// (default 1). It checks that every figure was measured and the guest's
+// (default 1), DAMSELFLY_BOOT_PROFILES=all logs every boot's profile (else
+// the last of each image). It checks that every figure was measured and the guest's
 // phases are in order; the figures are logged, not asserted.
 func TestBootToHTTP(t *testing.T) {
 	needE2fsprogs(t)
@@ -218,6 +219,9 @@ func TestBootToHTTP(t *testing.T) {
 			}
 			t.Logf("%s run %d: QEMU start to first console line %v, ready %v, appliance up %v (guest clock %v: %v before PVH entry), first HTTP 200 %v (%v after PVH entry)",
 				filepath.Base(k), i+1, ms(r.firstLine), ms(r.ready), ms(r.up), ms(r.guestUp), ms(r.up-r.guestUp), ms(r.http), ms(r.http-(r.up-r.guestUp)))
+			if os.Getenv("DAMSELFLY_BOOT_PROFILES") == "all" {
+				t.Logf("%s run %d boot profile:\n%s", filepath.Base(k), i+1, strings.Join(r.profile, "\n"))
+			}
 			results[j] = append(results[j], r)
 		}
 	}
