@@ -126,7 +126,7 @@ func TestOptionsAdd(t *testing.T) {
 func FuzzParseCmdline(f *testing.F) {
 	for _, s := range []string{"", "poweroff", "selftest=time,smp poweroff", "ip=10.0.2.15/24,gw=10.0.2.2",
 		"dns=1.1.1.1", "virtio_mmio.device=512@0xfeb00e00:12", "smp=8 netpart=toeplitz loglevel=warn root=vda ro",
-		"bogus=", "=", "ip=dhcp,gw=1.2.3.4"} {
+		"bogus=", "=", "ip=dhcp,gw=1.2.3.4", "bootprofile poweroff"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
