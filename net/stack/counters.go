@@ -47,6 +47,7 @@ type counters struct {
 	icmpErrIn, icmpErrOut                  uint64
 	udpIn, udpOut                          uint64
 	arpIn                                  uint64
+	splices, spliceBytes                   uint64
 	drops                                  [numDropReasons]uint64
 }
 
@@ -68,6 +69,9 @@ type ThreadStats struct {
 	// caller's context (an LWKT caller on the same CPU while the thread
 	// waited: no switch); MsgQueued the socket messages queued for it.
 	MsgInline, MsgQueued uint64
+	// Splices counts TCPConn.ReadFrom copies done on the thread
+	// (splice.go), SpliceBytes the bytes they moved.
+	Splices, SpliceBytes uint64
 	ChecksumErrors       uint64 // IP, ICMP, UDP and TCP together
 	Drops                map[string]uint64
 	ARP                  arp.Counters
@@ -88,6 +92,7 @@ func (p *proto) snapshot() ThreadStats {
 		HopsIn: c.hopsIn, HopsOut: c.hopsOut, IPIn: c.ipIn, IPOut: c.ipOut, FragsOut: c.fragsOut,
 		ICMPIn: c.icmpIn, ICMPOut: c.icmpOut, EchoReplies: c.echoReplies, ICMPErrorsIn: c.icmpErrIn,
 		ICMPErrorsOut: c.icmpErrOut, UDPIn: c.udpIn, UDPOut: c.udpOut, ARPIn: c.arpIn,
+		Splices: c.splices, SpliceBytes: c.spliceBytes,
 		Drops: map[string]uint64{}, ARP: p.arp.Stats, Reassembly: p.reasm.Stats, TCP: p.tcp.Stats(),
 	}
 	st.MsgInline, st.MsgQueued = p.loop.Counters()
@@ -122,6 +127,8 @@ func (a *ThreadStats) add(b ThreadStats) {
 	a.ARPIn += b.ARPIn
 	a.MsgInline += b.MsgInline
 	a.MsgQueued += b.MsgQueued
+	a.Splices += b.Splices
+	a.SpliceBytes += b.SpliceBytes
 	a.ChecksumErrors += b.ChecksumErrors
 	if a.Drops == nil {
 		a.Drops = map[string]uint64{}

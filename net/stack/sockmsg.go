@@ -23,7 +23,9 @@ import (
 //     setsockopt-like options, cancel sends) and recv: DoMsg semantics
 //     (Stack.call for goroutines, td.DoMsg for LWKT threads);
 //   - TCP send and UDP sendto: SendMsg with a reply port, several in
-//     flight per writer (TCPConn.Write, UDPConn.WriteToUDPAddrPort).
+//     flight per writer (TCPConn.Write, UDPConn.WriteToUDPAddrPort);
+//   - splice (TCPConn.ReadFrom from a connection of the same thread):
+//     SendMsg, kept by the thread until the source's EOF (splice.go).
 //
 // Accept and UDP recvfrom take no message: completed connections and
 // received datagrams are moved by the thread into queues of the listener
@@ -52,13 +54,14 @@ func (p *proto) serveMsg(c *sched.CPU, m sched.Message) error {
 type tcpOp uint8
 
 const (
-	opState       tcpOp = iota + 1 // report state and error
-	opShutdown                     // shutdown(SHUT_WR): FIN after queued data
-	opClose                        // close: FIN, or RST if unread data remains
-	opAbort                        // reset now (a dial given up)
-	opNoDelay                      // TCP_NODELAY = on
-	opKeepAlive                    // SO_KEEPALIVE = on (Linux's default timers)
-	opCancelSends                  // fail kept sends of writes up to gen (write deadline)
+	opState        tcpOp = iota + 1 // report state and error
+	opShutdown                      // shutdown(SHUT_WR): FIN after queued data
+	opClose                         // close: FIN, or RST if unread data remains
+	opAbort                         // reset now (a dial given up)
+	opNoDelay                       // TCP_NODELAY = on
+	opKeepAlive                     // SO_KEEPALIVE = on (Linux's default timers)
+	opCancelSends                   // fail kept sends of writes up to gen (write deadline)
+	opCancelSplice                  // fail the splices c takes part in (a deadline passed)
 )
 
 // tcpMsg is a control call on connection c.
@@ -84,10 +87,12 @@ func (m *tcpMsg) serve(p *proto, c *sched.CPU) error {
 	case opClose:
 		err := tc.c.Close()
 		tc.flushSends(c) // kept sends now fail with tcp.ErrClosed
+		tc.endSplices(c, tcp.ErrClosed)
 		return err
 	case opAbort:
 		tc.c.Abort()
 		tc.flushSends(c)
+		tc.endSplices(c, tcp.ErrClosed)
 		return nil
 	case opNoDelay:
 		tc.c.SetNoDelay(m.on)
@@ -97,6 +102,9 @@ func (m *tcpMsg) serve(p *proto, c *sched.CPU) error {
 		return nil
 	case opCancelSends:
 		tc.cancelSends(c, m.gen)
+		return nil
+	case opCancelSplice:
+		tc.endSplices(c, os.ErrDeadlineExceeded)
 		return nil
 	}
 	return fmt.Errorf("stack: tcp op %d: %w", m.op, errNotSocketMsg)

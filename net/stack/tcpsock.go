@@ -51,6 +51,9 @@ type TCPConn struct {
 	// the newest write generation whose sends were cancelled.
 	sendq     []*tcpSendMsg
 	cancelGen uint64
+	// The splices kept on the thread with this connection as source and
+	// as destination (splice.go); the same one when spliced to itself.
+	splice, spliceIn *tcpSpliceMsg
 }
 
 // A Write is cut into sends of at most sendChunk bytes, up to
@@ -88,10 +91,16 @@ func (c *TCPConn) notify(ev tcp.Event) {
 		if c.lwktReaders.Load() {
 			c.p.loop.Thread().CPU().Wakeup(&c.readEvents)
 		}
+		if c.splice != nil {
+			c.spliceEvent(c.p.loop.Thread().CPU())
+		}
 	}
 	if ev&(tcp.EventWritable|tcp.EventConnected|tcp.EventError|tcp.EventClosed) != 0 {
 		if len(c.sendq) > 0 {
 			c.flushSends(c.p.loop.Thread().CPU())
+		}
+		if c.spliceIn != nil {
+			c.spliceEvent(c.p.loop.Thread().CPU())
 		}
 		signal(c.wwake)
 	}

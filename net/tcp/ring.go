@@ -75,3 +75,20 @@ func (r *ring) read(p []byte) int {
 	r.discard(k)
 	return k
 }
+
+// moveTo moves up to k bytes from the head of r to the tail of dst and
+// returns the count: one copy, ring to ring (splice).
+func (r *ring) moveTo(dst *ring, k int) int {
+	k = min(k, r.n, dst.free())
+	if k <= 0 {
+		return 0
+	}
+	start := r.head % len(r.b)
+	first := min(k, len(r.b)-start)
+	dst.write(r.b[start : start+first])
+	if first < k {
+		dst.write(r.b[:k-first])
+	}
+	r.discard(k)
+	return k
+}
