@@ -71,7 +71,7 @@ const (
 type Options struct {
 	Base      uint32 // physical address of the stub; the stub must be linked for it
 	Limit     uint32 // the packed segment (with its stack) must end at or below it
-	StackSize uint32 // the stub's stack, after the payload
+	StackSize uint32 // the stub's stack, after the payload (at least DefaultStackSize)
 	Compress  CompressOptions
 }
 
@@ -82,7 +82,9 @@ func (o *Options) defaults() {
 	if o.Limit == 0 {
 		o.Limit = DefaultLimit
 	}
-	if o.StackSize == 0 {
+	// The stack also guarantees the stub's decoder a readable byte after
+	// every block (stub/unpack.c: fast).
+	if o.StackSize < DefaultStackSize {
 		o.StackSize = DefaultStackSize
 	}
 }
