@@ -50,6 +50,7 @@ func DiskStats() map[string]map[string]uint64 {
 			"fast_path": st.FastPath.Load(), "queued": st.Queued.Load(),
 			"requests": st.Requests.Load(), "merged": st.Merged.Load(),
 			"max_in_flight": st.MaxFlight.Load(), "errors": st.Errors.Load(), "polls": st.Polls.Load(),
+			"poll_timers": st.PollTimers.Load(), "poll_arms": st.PollArms.Load(),
 		}
 		if v, ok := d.Driver().(*vblk.Device); ok {
 			m[name]["interrupts"] = v.Interrupts.Load()
