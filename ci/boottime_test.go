@@ -112,6 +112,13 @@ func bootToHTTP(t *testing.T, ns *netns, k, disk string) bootRun {
 		t.Fatalf("prober did not start: %q", lines.Text())
 	}
 
+	// DAMSELFLY_BOOT_ICOUNT=1: the guest clock counts instructions (1 ns
+	// each) and skips idle time to the next timer, so the guest's profile
+	// measures its work and its timer waits, not the host's load.
+	var extra []string
+	if os.Getenv("DAMSELFLY_BOOT_ICOUNT") == "1" {
+		extra = []string{"-icount", "shift=0,sleep=off"}
+	}
 	var r bootRun
 	var console strings.Builder
 	linec := make(chan struct{})
@@ -120,6 +127,7 @@ func bootToHTTP(t *testing.T, ns *netns, k, disk string) bootRun {
 		Binary: ns.qemuWrapper(t), Kernel: k, SMP: 2, Memory: "512M", Disks: []string{disk},
 		Net: qemu.NetTap, Tap: "tap0", MAC: bootGuestMAC,
 		Append: "ip=10.0.3.2/24,gw=10.0.3.1 root=/dev/vda ro bootprofile",
+		Extra:  extra,
 	}, qemu.Options{
 		Timeout: 2 * time.Minute,
 		OnLine: func(d time.Duration, l string) {
@@ -170,7 +178,8 @@ func bootToHTTP(t *testing.T, ns *netns, k, disk string) bootRun {
 // in turn with DAMSELFLY_KERNEL (A B A B ...) and logs both, for A/B
 // comparisons of boot changes; DAMSELFLY_BOOT_RUNS sets the boots of each
 // (default 1), DAMSELFLY_BOOT_PROFILES=all logs every boot's profile (else
-// the last of each image). It checks that every figure was measured and the guest's
+// the last of each image), DAMSELFLY_BOOT_ICOUNT=1 runs the guest on an
+// instruction-counting clock (see bootToHTTP). It checks that every figure was measured and the guest's
 // phases are in order; the figures are logged, not asserted.
 func TestBootToHTTP(t *testing.T) {
 	needE2fsprogs(t)
