@@ -85,8 +85,8 @@ func TestBootProbeHelper(t *testing.T) {
 // guest side (the guest's own clock, since its PVH entry).
 type bootRun struct {
 	firstLine, ready, up, http time.Duration // host
-	guestUp                                  time.Duration // guest log stamp of "appliance: serving"
-	profile                                  []string      // bootprofile: lines
+	guestUp                    time.Duration // guest log stamp of "appliance: serving"
+	profile                    []string      // bootprofile: lines
 }
 
 var (
