@@ -18,6 +18,9 @@
 
 typedef unsigned int u32;
 typedef unsigned char u8;
+/* An address as an integer: 32 bits in the stub, 64 in the host harness
+ * (decode_host.c), which builds this file too. */
+typedef unsigned long uptr;
 /* Unaligned 32-bit access that may alias any object. */
 typedef u32 __attribute__((may_alias, aligned(1))) u32u;
 
@@ -252,7 +255,7 @@ match:
 
 static void zero(u8 *d, u32 n)
 {
-	while (n >= 4 && ((u32)d & 3)) {
+	while (n >= 4 && ((uptr)d & 3)) {
 		*d++ = 0;
 		n--;
 	}
@@ -267,7 +270,8 @@ static void zero(u8 *d, u32 n)
 
 const char *unpack(const u8 *hdr)
 {
-	u32 nseg, payload, paylen, table, a, b, i;
+	u32 nseg, payload, paylen, a, b, i;
+	uptr table;
 
 	if (rd(hdr, HDR_MAGIC) != HDR_MAGIC_VALUE)
 		return failure("bad header magic", rd(hdr, HDR_MAGIC));
@@ -276,7 +280,7 @@ const char *unpack(const u8 *hdr)
 	nseg = rd(hdr, HDR_NSEG);
 	if (nseg == 0 || nseg > MAX_SEGMENTS)
 		return failure("bad segment count", nseg);
-	table = (u32)hdr + HDR_SIZE;
+	table = (uptr)hdr + HDR_SIZE;
 	payload = rd(hdr, HDR_PAYLOAD);
 	paylen = rd(hdr, HDR_PAYLEN);
 	if (payload != table + nseg * SEG_SIZE || (paylen & 3) || paylen > MAX_LENGTH)
@@ -290,13 +294,13 @@ const char *unpack(const u8 *hdr)
 	for (i = 0; i < nseg; i++) {
 		const u8 *s = (const u8 *)(table + i * SEG_SIZE);
 		u32 src = rd(s, SEG_SRC), csize = rd(s, SEG_CSIZE);
-		u8 *dst = (u8 *)rd(s, SEG_DST);
+		u8 *dst = (u8 *)(uptr)rd(s, SEG_DST);
 		u32 dsize = rd(s, SEG_DSIZE);
 		const char *err;
 
 		if (src < payload || csize > paylen || src - payload > paylen - csize)
 			return failure("segment outside the payload, segment", i);
-		err = lz4_decode(dst, dsize, (const u8 *)src, csize, i);
+		err = lz4_decode(dst, dsize, (const u8 *)(uptr)src, csize, i);
 		if (err)
 			return err;
 		zero(dst + dsize, rd(s, SEG_ZERO));
