@@ -31,7 +31,7 @@ const (
 	headerMagic   = 0x4b504644 // "DFPK"
 	headerVersion = 1
 	headerSize    = 48
-	segRecordSize = 20
+	segRecordSize = 24
 	maxSegments   = 16 // the stub's MAX_SEGMENTS
 
 	hdrMagic   = 0
@@ -49,6 +49,9 @@ const (
 	segCSize = 8
 	segDSize = 12
 	segZero  = 16
+	segFlags = 20
+
+	segfCalls = 1 // SEGF_CALLS: bcjEncode was applied
 )
 
 // Xen ELF note (xen/include/public/elfnote.h).
@@ -73,6 +76,8 @@ type Options struct {
 	Limit     uint32 // the packed segment (with its stack) must end at or below it
 	StackSize uint32 // the stub's stack, after the payload (at least DefaultStackSize)
 	Compress  CompressOptions
+	// NoCallFilter leaves executable segments unfiltered (bcj.go).
+	NoCallFilter bool
 }
 
 func (o *Options) defaults() {
@@ -94,6 +99,7 @@ type Segment struct {
 	Paddr uint64
 	Data  []byte // p_filesz bytes
 	Memsz uint64
+	Exec  bool // PF_X: machine code, given the CALL filter (bcj.go)
 }
 
 // Kernel is what a PVH loader needs from a kernel ELF.
@@ -149,7 +155,7 @@ func ReadKernel(b []byte) (*Kernel, error) {
 			if _, err := p.ReadAt(data, 0); err != nil {
 				return nil, fmt.Errorf("pack: kernel: segment at %#x: %w", p.Paddr, err)
 			}
-			k.Segments = append(k.Segments, Segment{Paddr: p.Paddr, Data: data, Memsz: p.Memsz})
+			k.Segments = append(k.Segments, Segment{Paddr: p.Paddr, Data: data, Memsz: p.Memsz, Exec: p.Flags&elf.PF_X != 0})
 		}
 	}
 	if !haveEntry {
@@ -240,8 +246,15 @@ func Pack(k *Kernel, stub *Stub, opt Options) ([]byte, *Layout, error) {
 	}
 	blocks := make([][]byte, n)
 	var payLen uint64
+	flags := make([]uint32, n)
 	for i, s := range k.Segments {
-		blocks[i] = Compress(s.Data, opt.Compress)
+		data := s.Data
+		if s.Exec && !opt.NoCallFilter {
+			data = append([]byte(nil), data...)
+			bcjEncode(data, uint32(s.Paddr))
+			flags[i] |= segfCalls
+		}
+		blocks[i] = Compress(data, opt.Compress)
 		payLen += uint64(len(blocks[i]))
 	}
 	payLen = align4(payLen)
@@ -282,6 +295,7 @@ func Pack(k *Kernel, stub *Stub, opt Options) ([]byte, *Layout, error) {
 		le.PutUint32(r[segCSize:], uint32(len(blocks[i])))
 		le.PutUint32(r[segDSize:], uint32(len(s.Data)))
 		le.PutUint32(r[segZero:], uint32(s.Memsz-uint64(len(s.Data))))
+		le.PutUint32(r[segFlags:], flags[i])
 		copy(seg[src-uint64(opt.Base):], blocks[i])
 		src += uint64(len(blocks[i]))
 		lay.Unpacked += uint64(len(s.Data))
@@ -432,10 +446,19 @@ func unpackAt(seg []byte, base uint64, h []byte, table, n uint64) (*Kernel, erro
 		if err := Decode(data, seg[src-base:src+csize-base]); err != nil {
 			return nil, fmt.Errorf("pack: packed image: segment %d: %w", i, err)
 		}
+		paddr := le.Uint32(r[segDst:])
+		f := le.Uint32(r[segFlags:])
+		if f&^segfCalls != 0 {
+			return nil, fmt.Errorf("pack: packed image: segment %d: unknown flags %#x", i, f)
+		}
+		if f&segfCalls != 0 {
+			bcjDecode(data, paddr)
+		}
 		k.Segments = append(k.Segments, Segment{
-			Paddr: uint64(le.Uint32(r[segDst:])),
+			Paddr: uint64(paddr),
 			Data:  data,
 			Memsz: dsize + uint64(le.Uint32(r[segZero:])),
+			Exec:  f&segfCalls != 0,
 		})
 	}
 	return k, nil

@@ -63,8 +63,9 @@ func hostDecoder(t *testing.T) string {
 	return bin
 }
 
-// runC decodes blk into n bytes with the stub's decoder.
-func runC(t *testing.T, bin string, blk []byte, n int) ([]byte, error) {
+// runC decodes blk into n bytes with the stub's decoder (and its CALL
+// filter inverse for an address, when given one).
+func runC(t *testing.T, bin string, blk []byte, n int, addr ...uint32) ([]byte, error) {
 	t.Helper()
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "blk"), filepath.Join(dir, "out")
@@ -72,7 +73,11 @@ func runC(t *testing.T, bin string, blk []byte, n int) ([]byte, error) {
 		t.Fatal(err)
 	}
 	var stderr bytes.Buffer
-	cmd := exec.Command(bin, in, strconv.Itoa(n), out)
+	args := []string{in, strconv.Itoa(n), out}
+	for _, a := range addr {
+		args = append(args, fmt.Sprintf("%#x", a))
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Stderr = &stderr
 	cmd.Env = append(os.Environ(), "ASAN_OPTIONS=detect_leaks=0")
 	err := cmd.Run()
@@ -122,6 +127,31 @@ func TestStubDecoderAgrees(t *testing.T) {
 			}
 			if !bytes.Equal(got, src) {
 				t.Fatalf("input %d (%d bytes): the stub decodes differently", i, len(src))
+			}
+		}
+	}
+}
+
+// TestStubCallFilter: the stub's unbcj against bcjEncode, on machine code
+// (this test binary's) and on E8-dense bytes.
+func TestStubCallFilter(t *testing.T) {
+	bin := hostDecoder(t)
+	inputs := [][]byte{bytes.Repeat([]byte{opCall, 0x11, opCall}, 3000), periodic(1000, 9), random(20000, 3)}
+	if exe, err := os.Executable(); err == nil {
+		if b, err := os.ReadFile(exe); err == nil && len(b) > 600<<10 {
+			inputs = append(inputs, b[300<<10:600<<10])
+		}
+	}
+	for i, src := range inputs {
+		for _, addr := range []uint32{0x100f000, 0xfffff000} {
+			f := append([]byte(nil), src...)
+			bcjEncode(f, addr)
+			got, err := runC(t, bin, Compress(f, CompressOptions{Depth: 16}), len(f), addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, src) {
+				t.Fatalf("input %d at %#x: unbcj differs from the original", i, addr)
 			}
 		}
 	}

@@ -2,8 +2,10 @@
  * Host test harness for the stub's decoder (kernel/pack/stub_host_test.go):
  * builds unpack.c for the host and runs its lz4_decode on one block.
  *
- *   decode_host BLOCK DLEN OUT
+ *   decode_host BLOCK DLEN OUT [ADDR]
  *
+ * With ADDR, the output is also given unbcj (the CALL filter's inverse) as
+ * if it were loaded at ADDR.
  * Exit 0 with the DLEN decoded bytes in OUT, 1 with the decoder's message on
  * stderr, 2 on a usage or I/O error, 3 if the decoder wrote outside its
  * buffer (guard bytes around the output). The block is followed by slack,
@@ -27,7 +29,7 @@ int main(int argc, char **argv)
 	const char *err;
 	int i;
 
-	if (argc != 4)
+	if (argc != 4 && argc != 5)
 		return 2;
 	f = fopen(argv[1], "rb");
 	if (!f || fseek(f, 0, SEEK_END) || (slen = ftell(f)) < 0 || fseek(f, 0, SEEK_SET))
@@ -50,6 +52,8 @@ int main(int argc, char **argv)
 		fputs(err, stderr);
 		return 1;
 	}
+	if (argc == 5)
+		unbcj(buf + GUARD, dlen, (u32)strtoul(argv[4], 0, 0));
 	f = fopen(argv[3], "wb");
 	if (!f || fwrite(buf + GUARD, 1, dlen, f) != dlen || fclose(f))
 		return 2;

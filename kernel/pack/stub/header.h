@@ -26,6 +26,9 @@
 #define SEG_CSIZE	8	/* the block's length */
 #define SEG_DSIZE	12	/* decompressed length (p_filesz) */
 #define SEG_ZERO	16	/* bytes to clear after it (p_memsz - p_filesz) */
-#define SEG_SIZE	20
+#define SEG_FLAGS	20	/* SEGF_* */
+#define SEG_SIZE	24
+
+#define SEGF_CALLS	1	/* CALL displacements were made absolute (kernel/pack/bcj.go) */
 
 #endif

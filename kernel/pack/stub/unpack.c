@@ -253,6 +253,38 @@ match:
 	return 0;
 }
 
+/*
+ * unbcj undoes kernel/pack/bcj.go's CALL filter on n bytes at p (physical
+ * address addr): every E8 byte not inside an earlier converted CALL has
+ * the absolute target after it turned back into a displacement. Bytes are
+ * skipped four at a time while a word holds no E8 (the zero-byte test on
+ * word ^ E8E8E8E8: a hit may be false only above a real E8, which the byte
+ * steps then resolve), so the pass costs little more than a read of the text.
+ */
+static void unbcj(u8 *p, u32 n, u32 addr)
+{
+	u32 i = 0, end;
+
+	if (n < 5)
+		return;
+	end = n - 4;	/* a CALL at i needs i + 5 <= n */
+	while (i < end) {
+		while (i + 4 <= end) {
+			u32 v = *(const u32u *)(p + i) ^ 0xe8e8e8e8u;
+			if ((v - 0x01010101u) & ~v & 0x80808080u)
+				break;
+			i += 4;
+		}
+		if (p[i] == 0xe8) {
+			u32u *d = (u32u *)(p + i + 1);
+			*d = *d - (addr + i + 5);
+			i += 5;
+		} else {
+			i++;
+		}
+	}
+}
+
 static void zero(u8 *d, u32 n)
 {
 	while (n >= 4 && ((uptr)d & 3)) {
@@ -303,6 +335,10 @@ const char *unpack(const u8 *hdr)
 		err = lz4_decode(dst, dsize, (const u8 *)(uptr)src, csize, i);
 		if (err)
 			return err;
+		if (rd(s, SEG_FLAGS) & ~SEGF_CALLS)
+			return failure("unknown segment flags, segment", i);
+		if (rd(s, SEG_FLAGS) & SEGF_CALLS)
+			unbcj(dst, dsize, rd(s, SEG_DST));
 		zero(dst + dsize, rd(s, SEG_ZERO));
 	}
 	return 0;
