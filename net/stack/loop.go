@@ -60,6 +60,10 @@ type Loop struct {
 	poll  Poll
 	serve func(c *sched.CPU, m sched.Message) error
 	now   func() time.Time
+	// turnDone, if set, runs on the thread at the end of every turn (and
+	// after a call served inline): the link's deferred doorbells are rung
+	// there (offload.go), one for all the frames of the turn.
+	turnDone func()
 
 	// kick is the message a Post sends when the inbox was empty (and Stop
 	// sends); kickPending is set while it is in flight, so at most one is.
@@ -207,6 +211,9 @@ func (l *Loop) serveInline(c *sched.CPU, cur *sched.Thread, m sched.Message) err
 	next, ok := l.poll()
 	early := ok && (l.waitUntil.IsZero() || next.Before(l.waitUntil))
 	l.flushTurnEnd(c)
+	if l.turnDone != nil {
+		l.turnDone()
+	}
 	l.busy = false
 	if early && l.kickPending.CompareAndSwap(false, true) {
 		c.SendMsg(l.port, &l.kick)
@@ -240,6 +247,9 @@ func (l *Loop) run(td *sched.Thread) {
 		l.clockValid = false // the timers below are judged on a fresh reading
 		next, ok := l.poll()
 		l.flushTurnEnd(c)
+		if l.turnDone != nil {
+			l.turnDone()
+		}
 		// Messages from outside the system that arrived during the turn
 		// wait in the CPU's IPI queue, which the scheduler runs only
 		// between threads: run it now (Poll), so that they are served in

@@ -36,6 +36,10 @@ import (
 type offload struct {
 	ol   link.Offloader
 	caps link.Offloads
+	// batch is ol when it can hold back its doorbell (virtio-net): TCP
+	// frames are added without one and the thread rings it once at the
+	// end of its turn (Loop.turnDone).
+	batch txBatcher
 
 	txCsum      atomic.Uint64 // frames the link took with a partial checksum (GSO frames included)
 	txGSO       atomic.Uint64 // GSO frames the link took
@@ -63,6 +67,21 @@ type OffloadStats struct {
 	RxValidated uint64
 }
 
+// txBatcher is a link.Offloader that can add frames without notifying
+// the device (each notification is a VM exit): vnet.Device. FlushTx
+// notifies for everything added so far.
+type txBatcher interface {
+	SendOffloadDeferred(frame []byte, o link.TxOffload) error
+	FlushTx()
+}
+
+// flushTx rings the link's deferred doorbell; thread only.
+func (o *offload) flushTx() {
+	if o.batch != nil {
+		o.batch.FlushTx()
+	}
+}
+
 // setupOffload tells thread p's TCP what the link finishes; a
 // Config.TCP hook may still turn it off (tc.Offload = tcp.Offload{}).
 func (p *proto) setupOffload(tc *tcp.Config) {
@@ -76,9 +95,16 @@ func (p *proto) setupOffload(tc *tcp.Config) {
 		return
 	}
 	p.off.ol, p.off.caps = ol, caps
+	if b, ok := ol.(txBatcher); ok {
+		p.off.batch = b
+		p.loop.turnDone = p.off.flushTx
+	}
 	tc.Offload.Checksum = true
 	if caps.TSO4 {
 		tc.Offload.TSOMax = caps.MaxGSODatagram() - ipv4.MinHeaderLen
+		// The peer's GRO acknowledges a TSO frame with one ACK: let it
+		// count for the frame's segments in slow start (tcp.Config).
+		tc.SlowStartL = tc.Offload.TSOMax / (p.s.mtu - ipv4.MinHeaderLen - tcp.HeaderMinLen)
 	}
 	tc.OutputOffload = p.outputTCPOffload
 }
@@ -133,7 +159,11 @@ func (p *proto) outputTCPOffload(src, dst netip.Addr, seg []byte, gso int) {
 	ether.Encode(buf, mac, p.s.mac, ether.TypeIPv4)
 	p.ctr.framesOut++
 	p.ctr.bytesOut += uint64(n)
-	if err := p.off.ol.SendOffload(buf, o); err != nil {
+	send := p.off.ol.SendOffload
+	if p.off.batch != nil {
+		send = p.off.batch.SendOffloadDeferred
+	}
+	if err := send(buf, o); err != nil {
 		p.off.txErrors.Add(1)
 		p.ctr.drops[dropLinkError]++
 		return

@@ -369,6 +369,7 @@ func (c *Conn) pmtuUpdate(mtu int) {
 	c.s.ctr.pmtuUpdates++
 	c.snd.mss = mtu - 40
 	c.snd.cc.setMSS(c.smss())
+	c.snd.cc.setABCLimit(c.abcLimit())
 	if c.state.synchronized() && c.snd.nxt != c.snd.una {
 		c.snd.nxt = c.snd.una
 		c.snd.rttTiming = false

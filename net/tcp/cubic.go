@@ -21,6 +21,7 @@ type cubic struct {
 	epoch     time.Time // start of the current congestion-avoidance epoch
 	wEst      float64
 	cwndEpoch float64
+	abcL      int // slow-start segments per ACK (0: 2)
 
 	prior cubicPrior // state before the last reduction, for undo
 }
@@ -50,6 +51,8 @@ const (
 func (c *cubic) cwnd() int     { return int(c.w * float64(c.smss)) }
 func (c *cubic) ssthresh() int { return int(c.thresh * float64(c.smss)) }
 
+func (c *cubic) setABCLimit(l int) { c.abcL = l }
+
 func (c *cubic) setMSS(smss int) {
 	if c.smss == 0 {
 		c.w = float64(initialWindow(smss)) / float64(smss)
@@ -63,7 +66,7 @@ func (c *cubic) setMSS(smss int) {
 func (c *cubic) onAck(acked int, now time.Time, srtt time.Duration) {
 	segs := float64(acked) / float64(c.smss)
 	if c.w < c.thresh {
-		c.w += min(segs, 2) // slow start, RFC 3465 L = 2
+		c.w += min(segs, float64(max(c.abcL, 2))) // slow start, RFC 3465 L (Config.SlowStartL)
 		return
 	}
 	if c.epoch.IsZero() {

@@ -10,12 +10,18 @@ type congestion interface {
 	cwnd() int
 	ssthresh() int
 	setMSS(smss int) // also sets the initial window the first time
+	// setABCLimit sets L, the most segments one ACK may add to cwnd in
+	// slow start (RFC 3465 §2.2; abcLimit).
+	setABCLimit(l int)
 	onAck(acked int, now time.Time, srtt time.Duration)
 	onCongestion(now time.Time, flight int)
 	onRecoveryExit()
 	onRTO(flight int)
 	undo() // restore the window from before the last onCongestion
 }
+
+// abcLimit is the slow-start L of RFC 3465 (Config.SlowStartL).
+func (c *Conn) abcLimit() int { return c.s.cfg.SlowStartL }
 
 // initialWindow is RFC 6928 §2: min(10*MSS, max(2*MSS, 14600)).
 func initialWindow(smss int) int { return min(10*smss, max(2*smss, 14600)) }
@@ -27,6 +33,7 @@ type newReno struct {
 	win, thresh int
 	smss        int
 	acc         int // bytes acknowledged toward the next CA increase
+	abcL        int // slow-start segments per ACK (0: 2)
 
 	priorWin, priorThresh int
 }
@@ -48,9 +55,11 @@ func (r *newReno) setMSS(smss int) {
 	r.win = max(r.win, smss)
 }
 
+func (r *newReno) setABCLimit(l int) { r.abcL = l }
+
 func (r *newReno) onAck(acked int, _ time.Time, _ time.Duration) {
 	if r.win < r.thresh {
-		r.win += min(acked, 2*r.smss)
+		r.win += min(acked, max(r.abcL, 2)*r.smss)
 		return
 	}
 	r.acc += acked

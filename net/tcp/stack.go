@@ -43,6 +43,15 @@ type Config struct {
 	// without OutputOffload.
 	Offload       Offload
 	OutputOffload func(src, dst netip.Addr, seg []byte, gsoSize int)
+
+	// SlowStartL is RFC 3465's L: the most segments one ACK may add to
+	// cwnd in slow start (default 2, as §2.2 recommends). A peer whose
+	// receive offload (GRO) merges our TSO frames acknowledges a whole
+	// frame with one ACK; with L = 2 slow start then grows by 2 MSS per
+	// frame instead of doubling each round trip. net/stack raises it to
+	// a TSO frame's segments on a link with TSO (Linux counts every
+	// acknowledged segment).
+	SlowStartL int
 }
 
 func (c *Config) setDefaults() {
@@ -66,6 +75,7 @@ func (c *Config) setDefaults() {
 	def(&c.SynRetries, 6)
 	def(&c.DataRetries, 15)
 	def(&c.ChallengeACKLimit, 1000)
+	def(&c.SlowStartL, 2)
 	defd(&c.MSL, 30*time.Second)
 	defd(&c.FinWait2Timeout, 60*time.Second)
 	defd(&c.DelayedACK, 40*time.Millisecond)

@@ -400,4 +400,5 @@ func (c *Conn) applySynOptions(o *Options) {
 		c.rcv.tsRecent = o.TSVal
 	}
 	c.snd.cc.setMSS(c.smss())
+	c.snd.cc.setABCLimit(c.abcLimit())
 }

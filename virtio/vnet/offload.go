@@ -31,7 +31,29 @@ func (d *Device) SendOffload(frame []byte, o link.TxOffload) error {
 		d.pairs[0].st.drop(DropTxBadOffload)
 		return fmt.Errorf("vnet: %s: %w", d.name, err)
 	}
-	return d.txPair(frame).sendCopy(frame, vo)
+	return d.txPair(frame).sendCopy(frame, vo, false)
+}
+
+// SendOffloadDeferred is SendOffload without the doorbell: the device is
+// notified once kickBatch frames wait, or by FlushTx. A sender that emits
+// frames in bursts (a protocol thread's turn) calls FlushTx at the end of
+// the burst, so one notification (a VM exit) covers several frames, as
+// Linux's xmit_more does.
+func (d *Device) SendOffloadDeferred(frame []byte, o link.TxOffload) error {
+	vo, err := offloadOf(o)
+	if err != nil {
+		d.pairs[0].st.drop(DropTxBadOffload)
+		return fmt.Errorf("vnet: %s: %w", d.name, err)
+	}
+	return d.txPair(frame).sendCopy(frame, vo, true)
+}
+
+// FlushTx notifies the device of every frame SendOffloadDeferred left
+// waiting, on every queue pair.
+func (d *Device) FlushTx() {
+	for _, p := range d.pairs {
+		p.flush()
+	}
 }
 
 // OffloadCaps and SendOffload make a queue pair a link.Offloader too.
@@ -43,8 +65,20 @@ func (q *Queue) SendOffload(frame []byte, o link.TxOffload) error {
 		q.p.st.drop(DropTxBadOffload)
 		return fmt.Errorf("vnet: %s: %w", q.p.d.name, err)
 	}
-	return q.p.sendCopy(frame, vo)
+	return q.p.sendCopy(frame, vo, false)
 }
+
+// SendOffloadDeferred and FlushTx are the Device's, on this pair only.
+func (q *Queue) SendOffloadDeferred(frame []byte, o link.TxOffload) error {
+	vo, err := offloadOf(o)
+	if err != nil {
+		q.p.st.drop(DropTxBadOffload)
+		return fmt.Errorf("vnet: %s: %w", q.p.d.name, err)
+	}
+	return q.p.sendCopy(frame, vo, true)
+}
+
+func (q *Queue) FlushTx() { q.p.flush() }
 
 // offloadOf translates a link request into the header's fields.
 func offloadOf(o link.TxOffload) (Offload, error) {

@@ -49,6 +49,7 @@ type queueStats struct {
 	repolls           atomic.Uint64 // re-checks after re-enabling found work
 	txReclaimed       atomic.Uint64
 	txKicks           atomic.Uint64
+	txDeferred        atomic.Uint64 // frames added without a kick (SendOffloadDeferred)
 	pollHist          [pollHistLen]atomic.Uint64
 	maxPerPoll        atomic.Uint64
 	drops             [numDrops]atomic.Uint64
@@ -69,6 +70,9 @@ type QueueStats struct {
 	Interrupts, IrqWhilePolling     uint64
 	Polls, BudgetExhausted, Repolls uint64
 	TxReclaimed, TxKicks            uint64
+	// TxDeferred: frames added without a kick of their own
+	// (SendOffloadDeferred); a later kick covered them.
+	TxDeferred uint64
 	// FramesPerPoll[i] counts rounds that delivered 0, 1, 2-3, 4-7, 8-15,
 	// 16-31, 32-63 and 64 or more frames.
 	FramesPerPoll [pollHistLen]uint64
@@ -120,7 +124,7 @@ func (s *queueStats) snapshot(q int) QueueStats {
 		RxHashed:      s.rxHashed.Load(), Refills: s.refills.Load(),
 		Interrupts: s.interrupts.Load(), IrqWhilePolling: s.irqWhilePolling.Load(),
 		Polls: s.polls.Load(), BudgetExhausted: s.budgetExhausted.Load(), Repolls: s.repolls.Load(),
-		TxReclaimed: s.txReclaimed.Load(), TxKicks: s.txKicks.Load(),
+		TxReclaimed: s.txReclaimed.Load(), TxKicks: s.txKicks.Load(), TxDeferred: s.txDeferred.Load(),
 		MaxPerPoll: s.maxPerPoll.Load(),
 		Drops:      map[string]uint64{},
 	}

@@ -37,7 +37,14 @@ type txq struct {
 	cs    []virtio.Completion
 	sgOut atomic.Int32 // SG requests in flight (the interrupt reclaims them)
 	dead  error
+	// unkicked counts frames added by SendOffloadDeferred since the last
+	// Kick (written under mu; read without it by FlushTx).
+	unkicked atomic.Int32
 }
+
+// kickBatch is the most frames SendOffloadDeferred adds before it kicks
+// anyway: the device starts on a long burst while the rest is built.
+const kickBatch = 8
 
 // Offload asks the device to finish a transmitted frame (SendSG).
 type Offload struct {
@@ -106,11 +113,13 @@ func (t *txq) buf(n int) *txBuf {
 }
 
 // send is Send on this pair.
-func (p *pair) send(frame []byte) error { return p.sendCopy(frame, Offload{}) }
+func (p *pair) send(frame []byte) error { return p.sendCopy(frame, Offload{}, false) }
 
 // sendCopy copies the header and frame into one recycled buffer, with
-// the header asking for o (SendOffload; Send asks for nothing).
-func (p *pair) sendCopy(frame []byte, o Offload) error {
+// the header asking for o (SendOffload; Send asks for nothing). With
+// deferKick the device is notified only every kickBatch frames or by
+// FlushTx.
+func (p *pair) sendCopy(frame []byte, o Offload, deferKick bool) error {
 	d := p.d
 	if d.closed.Load() {
 		return fmt.Errorf("vnet: %s: %w", d.name, link.ErrClosed)
@@ -141,7 +150,7 @@ func (p *pair) sendCopy(frame []byte, o Offload) error {
 	tb := t.buf(d.hdrLen + len(frame))
 	o.put(Header(tb.b[:d.hdrLen])) // no offload: flags 0, GSO_NONE
 	copyBytes(tb.b[d.hdrLen:], frame)
-	return p.post(tb, [][]byte{tb.b}, len(frame), o.GSOSize > 0)
+	return p.post(tb, [][]byte{tb.b}, len(frame), o.GSOSize > 0, deferKick)
 }
 
 // put writes o into a transmit header (all of it: the buffer is
@@ -160,12 +169,18 @@ func (o Offload) put(h Header) {
 	}
 }
 
-// post adds a chain and kicks; t.mu held.
-func (p *pair) post(tb *txBuf, out [][]byte, n int, tso bool) error {
+// post adds a chain and kicks, or with deferKick counts it as not yet
+// notified and kicks only when kickBatch have been; t.mu held.
+func (p *pair) post(tb *txBuf, out [][]byte, n int, tso, deferKick bool) error {
 	t := p.tx
 	err := t.q.Add(out, nil, tb)
 	if errors.Is(err, virtio.ErrQueueFull) {
 		t.free = append(t.free, tb)
+		if t.unkicked.Load() > 0 { // let the device drain what waits
+			t.unkicked.Store(0)
+			p.st.txKicks.Add(1)
+			t.q.Kick()
+		}
 		p.st.drop(DropTxFull)
 		return fmt.Errorf("vnet: %s: queue %d: %w", p.d.name, p.index, ErrTxFull)
 	}
@@ -182,9 +197,29 @@ func (p *pair) post(tb *txBuf, out [][]byte, n int, tso bool) error {
 	if tso {
 		p.st.txTSO.Add(1)
 	}
+	if deferKick && t.unkicked.Add(1) < kickBatch {
+		p.st.txDeferred.Add(1)
+		return nil
+	}
+	t.unkicked.Store(0)
 	p.st.txKicks.Add(1)
 	t.q.Kick()
 	return nil
+}
+
+// flush kicks for frames added without a kick.
+func (p *pair) flush() {
+	t := p.tx
+	if t.unkicked.Load() == 0 {
+		return
+	}
+	t.mu.Lock()
+	if t.unkicked.Load() > 0 && t.dead == nil {
+		t.unkicked.Store(0)
+		p.st.txKicks.Add(1)
+		t.q.Kick()
+	}
+	t.mu.Unlock()
 }
 
 // sendSG is Queue.SendSG.
@@ -228,7 +263,7 @@ func (p *pair) sendSG(bufs [][]byte, o Offload, done func()) error {
 	}
 	out := make([][]byte, 0, 1+len(bufs))
 	out = append(append(out, tb.b), bufs...)
-	err := p.post(tb, out, n, o.GSOSize > 0)
+	err := p.post(tb, out, n, o.GSOSize > 0, false)
 	if err != nil && done != nil {
 		tb.done = nil
 		t.sgOut.Add(-1)

@@ -461,3 +461,47 @@ func TestClose(t *testing.T) {
 		t.Fatalf("device status %#x after close, want reset", r.sim.Status())
 	}
 }
+
+// SendOffloadDeferred adds frames without notifying the device until
+// kickBatch of them wait or FlushTx rings; nothing is lost either way.
+func TestDeferredKick(t *testing.T) {
+	r := newRig(t, false, vnetsim.Options{}, vnet.Options{})
+	src := netip.MustParseAddrPort("10.0.0.1:80")
+	dst := netip.MustParseAddrPort("10.0.0.2:5555")
+	f := tcpFrame(src, dst, bytes.Repeat([]byte{5}, 500))
+	pseudoOnly(f)
+	o := link.TxOffload{Csum: true, CsumStart: 34, CsumOffset: 16}
+	kicks := func() uint64 { return r.drv.Stats().Queues[0].TxKicks }
+	k0 := kicks()
+	for range 3 {
+		if err := r.drv.SendOffloadDeferred(f, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if k := kicks(); k != k0 {
+		t.Fatalf("%d kicks for 3 deferred frames", k-k0)
+	}
+	r.drv.FlushTx()
+	for i := range 3 {
+		if out := r.sent(t); tcpValid(out) != nil {
+			t.Fatalf("frame %d: %v", i, tcpValid(out))
+		}
+	}
+	if k := kicks(); k != k0+1 {
+		t.Fatalf("%d kicks after FlushTx, want 1", k-k0)
+	}
+	r.drv.FlushTx() // nothing waits: no kick
+	// A long burst kicks by itself every 8 frames.
+	for range 16 {
+		if err := r.drv.SendOffloadDeferred(f, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 16 {
+		r.sent(t)
+	}
+	st := r.drv.Stats().Queues[0]
+	if st.TxKicks != k0+3 || st.TxDeferred != 3+14 {
+		t.Fatalf("kicks %d (want %d), deferred %d (want 17)", st.TxKicks-k0, 3, st.TxDeferred)
+	}
+}
