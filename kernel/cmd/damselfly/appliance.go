@@ -57,11 +57,16 @@ func runAppliance(ctx context.Context) error {
 	microvm.Mark("lwkt schedulers started")
 
 	// The root is mounted while the network comes up (on another CPU when
-	// there is one): the two share nothing but the LWKT system. If the
-	// mount is done first, one request runs through a throw-away server
-	// over the same files while the network is still coming up
-	// (httpd.WarmUp): it reads the index into the page cache and runs the
-	// HTTP path once, which under TCG is what makes a first request slow.
+	// there is one): the two share nothing but the LWKT system.
+	//
+	// Under TCG a first request is slow because its code runs for the
+	// first time (QEMU translates it) and its disk reads are cold
+	// (docs/boot.md, "Boot timeline"). So whichever of the two finishes
+	// first warms the path up while the other is still on its way: one
+	// GET / through net/http over a pipe (httpd.WarmUp, a throw-away
+	// server: no client counter moves), of the root when the mount won
+	// (which also reads the index into the page cache), else of the
+	// built-in welcome page.
 	mounted := make(chan rootMount, 1)
 	netUp := make(chan struct{})
 	go func() {
@@ -76,8 +81,8 @@ func runAppliance(ctx context.Context) error {
 		}
 		if m.err == nil {
 			code, err := httpd.WarmUp(httpd.New(httpd.Config{Files: m.root.FS(), Name: "warm-up"}), "/")
-			microvm.Mark("http warm-up")
-			kernel.Klog.Debugf("appliance: warm-up GET / answered %d (%v)", code, err)
+			microvm.Mark("http warm-up (root)")
+			kernel.Klog.Debugf("appliance: warm-up GET / of the root answered %d (%v)", code, err)
 		}
 	}()
 
@@ -121,7 +126,17 @@ func runAppliance(ctx context.Context) error {
 	}
 	microvm.Mark("listeners")
 
-	m := <-mounted
+	var m rootMount
+	select {
+	case m = <-mounted:
+	default:
+		go func() {
+			code, err := httpd.WarmUp(httpd.New(httpd.Config{Files: welcome(), Name: "warm-up"}), "/")
+			microvm.Mark("http warm-up (built-in page)")
+			kernel.Klog.Debugf("appliance: warm-up GET / of the built-in page answered %d (%v)", code, err)
+		}()
+		m = <-mounted
+	}
 	if m.err != nil {
 		web.fail(m.err)
 		for _, l := range listeners {
