@@ -27,12 +27,39 @@ func TestBCJ(t *testing.T) {
 		t.Error("round trip differs")
 	}
 
+	// LEAQ var(SB), AX and MOVQ var(SB), R9: 48 8D 05, 4C 8B 0D + disp32
+	code = make([]byte, 64)
+	for _, at := range []int{2, 30} {
+		copy(code[at:], []byte{0x48, 0x8d, 0x05})
+		if at == 30 {
+			copy(code[at:], []byte{0x4c, 0x8b, 0x0d})
+		}
+		binary.LittleEndian.PutUint32(code[at+3:], target-(addr+uint32(at)+ripLength))
+	}
+	code[50], code[51], code[52] = 0x48, 0x8d, 0x45 // mod=01: not RIP-relative
+	enc = append([]byte(nil), code...)
+	bcjEncode(enc, addr)
+	for _, at := range []int{2, 30} {
+		if got := binary.LittleEndian.Uint32(enc[at+3:]); got != target {
+			t.Errorf("RIP-relative at %d: filtered to %#x, want %#x", at, got, target)
+		}
+	}
+	if !bytes.Equal(enc[50:], code[50:]) {
+		t.Error("mod=01 operand was converted")
+	}
+	bcjDecode(enc, addr)
+	if !bytes.Equal(enc, code) {
+		t.Error("RIP-relative round trip differs")
+	}
+
 	// E8-dense and edge cases: E8 inside a converted call, E8 in the last
 	// four bytes (not converted), wraparound of the 32-bit sums
 	cases := [][]byte{
 		nil, {opCall}, {opCall, 1, 2, 3}, {opCall, 1, 2, 3, 4},
 		bytes.Repeat([]byte{opCall}, 23),
 		{opCall, opCall, opCall, 0xff, 0xff, opCall, 0, 0, 0},
+		{0x48, 0x8d, 0x05, opCall, 1, 2, 3, 0x4c, 0x8b, 0x05, 0x48},
+		bytes.Repeat([]byte{0x4c, 0x8f, 0x05}, 30),
 		random(5000, 7),
 	}
 	for i, c := range cases {

@@ -254,24 +254,24 @@ match:
 }
 
 /*
- * unbcj undoes kernel/pack/bcj.go's CALL filter on n bytes at p (physical
- * address addr): every E8 byte not inside an earlier converted CALL has
- * the absolute target after it turned back into a displacement. Bytes are
- * skipped four at a time while a word holds no E8 (the zero-byte test on
- * word ^ E8E8E8E8: a hit may be false only above a real E8, which the byte
- * steps then resolve), so the pass costs little more than a read of the text.
+ * unbcj undoes kernel/pack/bcj.go's x86 filter on n bytes at p (physical
+ * address addr), making the same decisions on the same bytes: an E8 turns
+ * the 4 bytes after it back into a CALL displacement, a REX.W (48, 4C) LEA,
+ * MOV or POP (89, 8B, 8D, 8F) with ModRM mod=00 r/m=101 the 4 bytes after
+ * the ModRM into a RIP-relative one. Words holding none of E8, 48, 4C are skipped
+ * four bytes at a time (zero-byte tests on word ^ E8E8E8E8 and on
+ * (word | 04040404) ^ 4C4C4C4C: a hit may be false only above a real
+ * match, which the byte steps then resolve).
  */
 static void unbcj(u8 *p, u32 n, u32 addr)
 {
-	u32 i = 0, end;
+	u32 i = 0;
 
-	if (n < 5)
-		return;
-	end = n - 4;	/* a CALL at i needs i + 5 <= n */
-	while (i < end) {
-		while (i + 4 <= end) {
-			u32 v = *(const u32u *)(p + i) ^ 0xe8e8e8e8u;
-			if ((v - 0x01010101u) & ~v & 0x80808080u)
+	while (i + 5 <= n) {
+		while (i + 4 <= n) {
+			u32 w = *(const u32u *)(p + i);
+			u32 e = w ^ 0xe8e8e8e8u, r = (w | 0x04040404u) ^ 0x4c4c4c4cu;
+			if (((e - 0x01010101u) & ~e & 0x80808080u) | ((r - 0x01010101u) & ~r & 0x80808080u))
 				break;
 			i += 4;
 		}
@@ -279,6 +279,10 @@ static void unbcj(u8 *p, u32 n, u32 addr)
 			u32u *d = (u32u *)(p + i + 1);
 			*d = *d - (addr + i + 5);
 			i += 5;
+		} else if (i + 7 <= n && (p[i] | 4) == 0x4c && (p[i + 1] | 6) == 0x8f && (p[i + 2] & 0xc7) == 0x05) {
+			u32u *d = (u32u *)(p + i + 3);
+			*d = *d - (addr + i + 7);
+			i += 7;
 		} else {
 			i++;
 		}
