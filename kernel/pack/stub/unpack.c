@@ -258,20 +258,24 @@ match:
  * address addr), making the same decisions on the same bytes: an E8 turns
  * the 4 bytes after it back into a CALL displacement, a REX.W (48, 4C) LEA,
  * MOV or POP (89, 8B, 8D, 8F) with ModRM mod=00 r/m=101 the 4 bytes after
- * the ModRM into a RIP-relative one. Words holding none of E8, 48, 4C are skipped
- * four bytes at a time (zero-byte tests on word ^ E8E8E8E8 and on
- * (word | 04040404) ^ 4C4C4C4C: a hit may be false only above a real
- * match, which the byte steps then resolve).
+ * the ModRM into a RIP-relative one.
+ *
+ * Most positions start neither, and that is cheap to see four at a time:
+ * none of i..i+3 can start a conversion when the word at i holds no E8 and
+ * the word at i+2 no ModRM byte of the RIP form ((b & C7) == 05), both found
+ * by the zero-byte test on a transformed word (a hit may be false only
+ * above a real one; the byte steps then resolve it). The prefixes 48 and 4C
+ * are too common in code to scan for.
  */
 static void unbcj(u8 *p, u32 n, u32 addr)
 {
 	u32 i = 0;
 
 	while (i + 5 <= n) {
-		while (i + 4 <= n) {
-			u32 w = *(const u32u *)(p + i);
-			u32 e = w ^ 0xe8e8e8e8u, r = (w | 0x04040404u) ^ 0x4c4c4c4cu;
-			if (((e - 0x01010101u) & ~e & 0x80808080u) | ((r - 0x01010101u) & ~r & 0x80808080u))
+		while (i + 6 <= n) {
+			u32 e = *(const u32u *)(p + i) ^ 0xe8e8e8e8u;
+			u32 m = (*(const u32u *)(p + i + 2) & 0xc7c7c7c7u) ^ 0x05050505u;
+			if (((e - 0x01010101u) & ~e & 0x80808080u) | ((m - 0x01010101u) & ~m & 0x80808080u))
 				break;
 			i += 4;
 		}
