@@ -112,3 +112,32 @@ func TestBootPackedCorrupt(t *testing.T) {
 		t.Error("the kernel ran from a damaged image")
 	}
 }
+
+// TestBootPackedLoaderData packs a stand-in kernel whose memory span covers
+// the low memory where QEMU's PVH option ROM writes hvm_start_info on q35
+// (0x21e0 with QEMU 7.2): the stub must refuse to decompress over it, with
+// the address on the console, instead of handing the kernel a garbled
+// start_info.
+func TestBootPackedLoaderData(t *testing.T) {
+	kernel(t) // the QEMU and toolchain checks
+	stubOnce.Do(func() { stub, stubErr = pack.BuildStub(os.Getenv("CC"), pack.DefaultBase) })
+	if stubErr != nil {
+		t.Fatal(stubErr)
+	}
+	k := &pack.Kernel{Entry: 0x2000, Segments: []pack.Segment{{Paddr: 0x1000, Data: make([]byte, 0x2000), Memsz: 0x9e000}}}
+	img, _, err := pack.Pack(k, stub, pack.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "low.elf")
+	if err := os.WriteFile(p, img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, res, _ := boot(t, qemu.Config{Kernel: p, Machine: "q35", Memory: "256M"}, 60*time.Second)
+	if !strings.Contains(out, "damselfly: packed image: hvm_start_info inside the kernel's span at 0x") {
+		t.Errorf("console lacks the stub's start_info message:\n%s", out)
+	}
+	if res.Status != qemu.StatusFailure {
+		t.Errorf("status %d, want %d", res.Status, qemu.StatusFailure)
+	}
+}

@@ -27,9 +27,10 @@ _start:
 	cld
 	movl	(pack_header + HDR_STACK), %esp
 	movl	%ebx, %ebp		/* start_info, callee-saved across C */
+	pushl	%ebx			/* start_info, checked against the kernel's span */
 	pushl	$pack_header
 	call	unpack			/* EAX = 0, or a message for the console */
-	addl	$4, %esp
+	addl	$8, %esp
 	testl	%eax, %eax
 	jnz	fail
 	movl	%ebp, %ebx

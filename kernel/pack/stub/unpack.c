@@ -308,7 +308,44 @@ static void zero(u8 *d, u32 n)
 		*d++ = 0;
 }
 
-const char *unpack(const u8 *hdr)
+/* overlaps reports whether [a, a+an) and [b, b+bn) share a byte. */
+static int overlaps(u32 a, u32 an, u32 b, u32 bn)
+{
+	return an && bn && a < b + bn && b < a + an;
+}
+
+/*
+ * The loader's data must survive the decompression: the original image's
+ * segments were in place before the loader wrote hvm_start_info, its
+ * command line and its memory map, so it kept them clear of the kernel's
+ * span; with the packed image that span is free memory to the loader, and
+ * only convention (QEMU, Firecracker and Cloud Hypervisor all use the
+ * first MiB) keeps them out of it. Checked, not assumed: a loader that put
+ * them there gets a message, not a kernel with a garbled command line.
+ */
+#define SI_CMDLINE	0x18	/* hvm_start_info.cmdline_paddr (u64) */
+#define SI_MEMMAP	0x28	/* memmap_paddr (u64, version >= 1) */
+#define SI_MEMMAP_N	0x30	/* memmap_entries (u32) */
+#define SI_SIZE_V1	0x38
+#define SI_CMDLINE_MAX	4096	/* board.MaxCmdlineLen */
+#define MEMMAP_ENTRY	24
+
+static const char *check_start_info(const u8 *si, u32 dst, u32 n)
+{
+	if (!si)
+		return 0;
+	if (overlaps((u32)(uptr)si, SI_SIZE_V1, dst, n))
+		return failure("hvm_start_info inside the kernel's span at", (u32)(uptr)si);
+	if (rd(si, SI_CMDLINE + 4) == 0 && overlaps(rd(si, SI_CMDLINE), SI_CMDLINE_MAX, dst, n))
+		return failure("command line inside the kernel's span at", rd(si, SI_CMDLINE));
+	if (rd(si, 4) >= 1 && rd(si, SI_MEMMAP + 4) == 0 &&
+	    overlaps(rd(si, SI_MEMMAP), rd(si, SI_MEMMAP_N) * MEMMAP_ENTRY, dst, n))
+		return failure("memory map inside the kernel's span at", rd(si, SI_MEMMAP));
+	return 0;
+}
+
+/* unpack is called from entry.S with the header and the loader's EBX. */
+const char *unpack(const u8 *hdr, const u8 *si)
 {
 	u32 nseg, payload, paylen, a, b, i;
 	uptr table;
@@ -340,6 +377,9 @@ const char *unpack(const u8 *hdr)
 
 		if (src < payload || csize > paylen || src - payload > paylen - csize)
 			return failure("segment outside the payload, segment", i);
+		err = check_start_info(si, rd(s, SEG_DST), dsize + rd(s, SEG_ZERO));
+		if (err)
+			return err;
 		err = lz4_decode(dst, dsize, (const u8 *)(uptr)src, csize, i);
 		if (err)
 			return err;
