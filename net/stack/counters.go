@@ -48,6 +48,7 @@ type counters struct {
 	udpIn, udpOut                          uint64
 	arpIn                                  uint64
 	splices, spliceBytes                   uint64
+	rxRecycled                             uint64
 	drops                                  [numDropReasons]uint64
 }
 
@@ -72,11 +73,14 @@ type ThreadStats struct {
 	// Splices counts TCPConn.ReadFrom copies done on the thread
 	// (splice.go), SpliceBytes the bytes they moved.
 	Splices, SpliceBytes uint64
-	ChecksumErrors       uint64 // IP, ICMP, UDP and TCP together
-	Drops                map[string]uint64
-	ARP                  arp.Counters
-	Reassembly           ipv4.ReassemblyStats
-	TCP                  tcp.Stats
+	// RxRecycled counts received frames handed back to the link after
+	// TCP consumed them (recycle.go).
+	RxRecycled     uint64
+	ChecksumErrors uint64 // IP, ICMP, UDP and TCP together
+	Drops          map[string]uint64
+	ARP            arp.Counters
+	Reassembly     ipv4.ReassemblyStats
+	TCP            tcp.Stats
 }
 
 // Stats is a snapshot of the whole stack: per thread and summed.
@@ -92,7 +96,7 @@ func (p *proto) snapshot() ThreadStats {
 		HopsIn: c.hopsIn, HopsOut: c.hopsOut, IPIn: c.ipIn, IPOut: c.ipOut, FragsOut: c.fragsOut,
 		ICMPIn: c.icmpIn, ICMPOut: c.icmpOut, EchoReplies: c.echoReplies, ICMPErrorsIn: c.icmpErrIn,
 		ICMPErrorsOut: c.icmpErrOut, UDPIn: c.udpIn, UDPOut: c.udpOut, ARPIn: c.arpIn,
-		Splices: c.splices, SpliceBytes: c.spliceBytes,
+		Splices: c.splices, SpliceBytes: c.spliceBytes, RxRecycled: c.rxRecycled,
 		Drops: map[string]uint64{}, ARP: p.arp.Stats, Reassembly: p.reasm.Stats, TCP: p.tcp.Stats(),
 	}
 	st.MsgInline, st.MsgQueued = p.loop.Counters()
@@ -129,6 +133,7 @@ func (a *ThreadStats) add(b ThreadStats) {
 	a.MsgQueued += b.MsgQueued
 	a.Splices += b.Splices
 	a.SpliceBytes += b.SpliceBytes
+	a.RxRecycled += b.RxRecycled
 	a.ChecksumErrors += b.ChecksumErrors
 	if a.Drops == nil {
 		a.Drops = map[string]uint64{}

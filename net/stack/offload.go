@@ -107,6 +107,10 @@ func (p *proto) setupOffload(tc *tcp.Config) {
 		tc.SlowStartL = tc.Offload.TSOMax / (p.s.mtu - ipv4.MinHeaderLen - tcp.HeaderMinLen)
 	}
 	tc.OutputOffload = p.outputTCPOffload
+	// Segments are built behind room for our headers, so the frame is
+	// finished in place (no copy of the segment).
+	tc.OutputOffloadFrame = p.outputTCPOffloadFrame
+	tc.Headroom = ether.HeaderLen + ipv4.MinHeaderLen
 }
 
 func (p *proto) countRxValidated() {
@@ -117,26 +121,42 @@ func (p *proto) countRxValidated() {
 
 // outputTCPOffload is tcp.Config.OutputOffload: seg's checksum field
 // holds the pseudo-header sum; gso > 0 asks the link to cut the payload
-// into gso-byte segments. seg is valid only during the call.
+// into gso-byte segments. seg is valid only during the call. It copies
+// seg behind the headers; TCP's own segments take outputTCPOffloadFrame.
 func (p *proto) outputTCPOffload(src, dst netip.Addr, seg []byte, gso int) {
+	const hl = ether.HeaderLen + ipv4.MinHeaderLen
+	n := hl + len(seg)
+	if cap(p.obuf) < n {
+		p.obuf = make([]byte, max(n, ether.HeaderLen+p.s.mtu))
+	}
+	buf := p.obuf[:n]
+	copyBytes(buf[hl:], seg)
+	p.outputTCPOffloadFrame(src, dst, buf, hl, gso)
+}
+
+// outputTCPOffloadFrame is tcp.Config.OutputOffloadFrame: the segment is
+// frame[off:], and the Ethernet and IPv4 headers are written in the
+// headroom right before it. frame is valid only during the call.
+func (p *proto) outputTCPOffloadFrame(src, dst netip.Addr, frame []byte, off, gso int) {
+	const hl = ether.HeaderLen + ipv4.MinHeaderLen
+	if off < hl {
+		p.ctr.drops[dropLinkError]++ // headroom too small: a configuration bug
+		return
+	}
+	buf := frame[off-hl:]
+	seg := buf[hl:]
 	nh, ok := p.nextHop(dst)
 	if !ok || nh == limitedBroadcast || nh == p.s.iface().bcast {
 		p.ctr.drops[dropLinkError]++ // TCP is never broadcast (RFC 1122 §4.2.3.10)
 		return
 	}
-	const hl = ether.HeaderLen + ipv4.MinHeaderLen
-	n := hl + len(seg)
+	n := len(buf)
 	if gso == 0 && n-ether.HeaderLen > p.s.mtu {
 		p.ctr.drops[dropTooBig]++
 		return
 	}
-	if cap(p.obuf) < n {
-		p.obuf = make([]byte, max(n, ether.HeaderLen+p.s.mtu))
-	}
-	buf := p.obuf[:n]
 	p.ipID += uint16(len(p.s.threads))
 	ipv4.Encode(buf[ether.HeaderLen:], ipv4.Fields{ID: p.ipID, DF: true, Protocol: ipv4.ProtoTCP, Src: src, Dst: dst}, len(seg))
-	copyBytes(buf[hl:], seg)
 	p.ctr.ipOut++
 	o := link.TxOffload{Csum: true, CsumStart: hl, CsumOffset: 16}
 	if gso > 0 {

@@ -37,6 +37,11 @@ type proto struct {
 	// off holds what the link finishes for us (checksums, TCP
 	// segmentation) and the counters of its use (offload.go).
 	off *offload
+	// rxFrame is the received frame being processed, while it may still
+	// go back to the link (recycle.go); recycler is the link if it takes
+	// frames back.
+	rxFrame  []byte
+	recycler rxRecycler
 }
 
 var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
@@ -85,6 +90,10 @@ func (p *proto) inputFrame(b []byte) { p.inputFrameRx(b, link.RSS{}) }
 // said about it (rx.ChecksumValid: TCP and UDP checksums already
 // verified).
 func (p *proto) inputFrameRx(b []byte, rx link.RSS) {
+	// b may go back to the link once TCP has consumed it (recycle.go);
+	// any path that keeps or hands on part of it clears rxFrame first.
+	p.rxFrame = b
+	defer func() { p.rxFrame = nil }()
 	p.ctr.framesIn++
 	p.ctr.bytesIn += uint64(len(b))
 	f, err := ether.Parse(b)
@@ -134,6 +143,7 @@ func (p *proto) inputIP(b []byte, valid bool) {
 		return
 	}
 	if h.IsFragment() {
+		p.rxFrame = nil // the reassembler may keep the fragment
 		whole, ok := p.reasm.Add(h, p.loop.Now())
 		if !ok {
 			return
@@ -166,6 +176,7 @@ func (p *proto) ownerOf(h ipv4.Header) (int, bool) {
 // handOff passes a datagram to the thread that owns it: a cross-thread
 // hop, which the partition is designed to make rare.
 func (p *proto) handOff(owner int, h ipv4.Header, valid bool) {
+	p.rxFrame = nil // h lives on in the other thread
 	p.ctr.hopsOut++
 	q := p.s.threads[owner]
 	q.loop.Post(func() {
@@ -185,6 +196,7 @@ func (p *proto) deliverIP(h ipv4.Header, valid bool) {
 		} else {
 			p.tcp.Deliver(h.Src(), h.Dst(), h.Payload())
 		}
+		p.recycleRx() // TCP keeps nothing of the segment
 	case ipv4.ProtoUDP:
 		p.inputUDP(h, valid)
 	case ipv4.ProtoICMP:

@@ -304,6 +304,7 @@ func newProto(s *Stack, i int) *proto {
 	p.ipID = uint16(i)
 	p.arp = arp.NewCache(s.mac, s.iface().addr, p.sendFrame, p.sendResolved)
 	p.arp.NoReply = i != 0
+	p.recycler, _ = s.link.(rxRecycler)
 	p.arp.Unreachable = p.hostUnreachable
 	// RFC 792/1122: a datagram whose reassembly timed out is reported to
 	// its sender with time exceeded, code 1, when fragment 0 arrived.

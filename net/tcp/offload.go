@@ -66,6 +66,11 @@ func (s *Stack) transmitOffload(src, dst netip.Addr, seg []byte, gso int) {
 		s.ctr.segsOut++
 	}
 	s.ctr.bytesOut += uint64(payload)
+	if s.cfg.OutputOffloadFrame != nil && len(seg) > 0 && &seg[0] == &s.seg[0] {
+		off := s.cfg.Headroom
+		s.cfg.OutputOffloadFrame(src, dst, s.obuf[:off+len(seg)], off, gso)
+		return
+	}
 	s.cfg.OutputOffload(src, dst, seg, gso)
 }
 

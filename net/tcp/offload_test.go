@@ -160,3 +160,38 @@ func TestDeliverValidated(t *testing.T) {
 	}
 	_ = l
 }
+
+// With OutputOffloadFrame every segment arrives behind Headroom free
+// bytes of its frame, and the transfer is the same as through
+// OutputOffload.
+func TestOutputOffloadFrame(t *testing.T) {
+	lc := linkConfig{Rate: 125e6, Delay: time.Millisecond, Loss: 0.005, Check: true}
+	var plain, framed wireLog
+	transfer(t, lc, 12, 1<<20, func(c *Config) {
+		c.Offload = Offload{Checksum: true, TSOMax: 65515}
+		c.OutputOffload = softOffload(t, plain.wrap(c.Output))
+	})
+	calls, fallback := 0, 0
+	transfer(t, lc, 12, 1<<20, func(c *Config) {
+		c.Offload = Offload{Checksum: true, TSOMax: 65515}
+		inner := softOffload(t, framed.wrap(c.Output))
+		c.OutputOffload = func(src, dst netip.Addr, seg []byte, gso int) {
+			fallback++
+			inner(src, dst, seg, gso)
+		}
+		c.Headroom = 34
+		c.OutputOffloadFrame = func(src, dst netip.Addr, frame []byte, off, gso int) {
+			calls++
+			if off != 34 || len(frame) < off+HeaderMinLen {
+				t.Fatalf("frame of %d bytes, segment at %d", len(frame), off)
+			}
+			inner(src, dst, frame[off:], gso)
+		}
+	})
+	if plain.n != framed.n || plain.sum != framed.sum {
+		t.Errorf("wire differs: %d segments through OutputOffload, %d through OutputOffloadFrame", plain.n, framed.n)
+	}
+	if calls == 0 || fallback != 0 {
+		t.Errorf("%d framed outputs, %d copied ones", calls, fallback)
+	}
+}

@@ -132,7 +132,7 @@ func (c *Conn) sendSegment(seq uint32, flags Flags, off, n int) {
 // gso-byte pieces (TSO; 0: none).
 func (c *Conn) sendSegmentGSO(seq uint32, flags Flags, off, n, gso int) {
 	s := c.s
-	b := s.obuf
+	b := s.seg
 	var o Options
 	if flags&FlagSYN != 0 {
 		active := c.state == StateSynSent

@@ -43,6 +43,13 @@ type Config struct {
 	// without OutputOffload.
 	Offload       Offload
 	OutputOffload func(src, dst netip.Addr, seg []byte, gsoSize int)
+	// OutputOffloadFrame, if set, is used instead of OutputOffload: seg
+	// is frame[off:] and frame[:off] (Headroom bytes) is free for the
+	// caller's link and network headers, so it can finish the frame in
+	// place instead of copying the segment behind them. frame is valid
+	// only during the call.
+	OutputOffloadFrame func(src, dst netip.Addr, frame []byte, off, gsoSize int)
+	Headroom           int // bytes kept free before every segment (with OutputOffloadFrame)
 
 	// SlowStartL is RFC 3465's L: the most segments one ACK may add to
 	// cwnd in slow start (default 2, as §2.2 recommends). A peer whose
@@ -130,7 +137,8 @@ type Stack struct {
 	timers    timerHeap
 	ctr       counters
 
-	obuf []byte // output scratch: header + largest payload
+	obuf []byte // output scratch: headroom + header + largest payload
+	seg  []byte // obuf past the headroom: where segments are built
 
 	// Notification queue: events are raised while a segment or timer is
 	// being processed and delivered once processing is over, so a callback
@@ -151,8 +159,9 @@ func NewStack(cfg Config) *Stack {
 		cfg:       cfg,
 		conns:     make(map[fourTuple]*Conn),
 		listeners: make(map[netip.AddrPort]*Listener),
-		obuf:      make([]byte, HeaderMaxLen+max(cfg.MTU, cfg.Offload.TSOMax)),
+		obuf:      make([]byte, cfg.Headroom+HeaderMaxLen+max(cfg.MTU, cfg.Offload.TSOMax)),
 	}
+	s.seg = s.obuf[cfg.Headroom:]
 	s.now = cfg.Now()
 	s.epoch = s.now
 	s.isnBase = cfg.Rand()
@@ -249,7 +258,7 @@ func (s *Stack) sendControl(key fourTuple, seq, ack uint32, flags Flags, wnd uin
 	if flags&FlagRST != 0 {
 		s.ctr.rstSent++
 	}
-	h := Header(s.obuf[:HeaderMinLen])
+	h := Header(s.seg[:HeaderMinLen])
 	h.SetSrcPort(key.local.Port())
 	h.SetDstPort(key.remote.Port())
 	h.SetSeq(seq)

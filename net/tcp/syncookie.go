@@ -113,7 +113,7 @@ func (l *Listener) sendCookie(key fourTuple, h Header, o *Options) {
 		opts.TSVal = (s.tsClock()+s.cookieTSOffset(key))&^(1<<tsCookieBits-1) | enc
 		opts.TSEcr = o.TSVal
 	}
-	b := s.obuf
+	b := s.seg
 	hl := HeaderMinLen + EncodeOptions(b[HeaderMinLen:HeaderMaxLen], &opts)
 	out := Header(b[:hl])
 	out.SetSrcPort(key.local.Port())

@@ -186,4 +186,9 @@ func TestStackReceivesCoalescedSegments(t *testing.T) {
 	if gso == 0 || fixed < gso {
 		t.Fatalf("no coalesced frame reached the stack (merged %d, gso %d, fixed %d)", merged, gso, fixed)
 	}
+	// TCP consumed the coalesced frames: the stack handed them back and
+	// later ones were assembled into them.
+	if rec, fp := a.Stats().Total.RxRecycled, r.drv.FramePool(); rec == 0 || fp.Hits == 0 {
+		t.Fatalf("frames recycled by the stack %d, pool %+v", rec, fp)
+	}
 }

@@ -49,6 +49,7 @@ func newRxq(d *Device, q *virtio.Queue, c *irqCtl, bufSize int) *rxq {
 			bufSize:    bufSize,
 			copyBreak:  d.copyBreak,
 			finishCsum: d.finishCsum,
+			frames:     &d.frames,
 			guestTSO:   d.features&FeatureGuestTSO4 != 0,
 			guestCsum:  d.features&FeatureGuestCsum != 0,
 		}}
@@ -87,6 +88,8 @@ type assembler struct {
 	copyBreak int
 	// finishCsum: complete NEEDS_CSUM checksums (Options.FinishRxCsum).
 	finishCsum bool
+	// frames recycles the buffers of large assembled frames (recycle.go).
+	frames *framePool
 
 	// The frame being assembled from several buffers.
 	frame  []byte
@@ -155,7 +158,11 @@ func (a *assembler) push(buf []byte, n int, st *queueStats) (f rxFrame, ok, hand
 	a.want, a.got, a.cur = nb, 1, limit
 	copy(a.hdr[:], h)
 	a.tooBig = false
-	a.frame = make([]byte, 0, min(nb*a.bufSize, limit))
+	if need := min(nb*a.bufSize, limit); need >= recycleMin && a.frames != nil {
+		a.frame = a.frames.get(need)
+	} else {
+		a.frame = make([]byte, 0, need)
+	}
 	a.frame = append(a.frame, data...)
 	return f, false, false
 }

@@ -100,7 +100,8 @@ type Device struct {
 	budget     int
 	copyBreak  int
 	maxPairs   int
-	finishCsum bool // Options.FinishRxCsum
+	finishCsum bool      // Options.FinishRxCsum
+	frames     framePool // large assembled frames handed back by RecycleRx
 
 	pairs    []*pair
 	ctrl     *ctrlq
@@ -274,6 +275,7 @@ func (d *Device) readConfig(o Options) error {
 	if d.features&FeatureGuestTSO4 != 0 {
 		d.maxFrame = ether.HeaderLen + vlanTagLen + maxIPPacket
 	}
+	d.frames.size = d.maxFrame
 	d.maxPairs = 1
 	if d.features&(FeatureMQ|FeatureRSS) != 0 {
 		m := int(t.ReadConfig16(CfgMaxPairs))
