@@ -211,7 +211,10 @@ func TestBootToHTTP(t *testing.T) {
 			if r.firstLine == 0 || r.ready == 0 || r.up == 0 || r.guestUp == 0 || len(r.profile) < 5 {
 				t.Fatalf("%s: a figure is missing: %+v", k, r)
 			}
-			if !(r.firstLine <= r.ready && r.ready <= r.up && r.up <= r.http) {
+			// The first 200 may beat the "appliance up" line to the host:
+			// port 80 serves as soon as the root is mounted, just before
+			// the line is printed. It cannot beat the ready line.
+			if !(r.firstLine <= r.ready && r.ready <= r.up && r.ready <= r.http) {
 				t.Errorf("%s: out of order: first line %v, ready %v, up %v, HTTP 200 %v", k, r.firstLine, r.ready, r.up, r.http)
 			}
 			prev := -1e9
