@@ -237,16 +237,23 @@ match:
 		n += LZ4_MIN_MATCH;
 		if (n > (u32)(oend - op))
 			return failure("match overruns, segment", seg);
-		if (off >= 4) {
-			copy(op, op - off, n);
-			op += n;
-		} else {
-			/* a run of period 1..3: byte by byte, reading what was
-			 * just written */
+		if (off < 4) {
+			/* a run of period 1..3 (zeroed tables, padding): from
+			 * op - off on, the bytes repeat with period off, so
+			 * with period 4*off too once 3*off of them are
+			 * written; the rest is then copied in words */
 			const u8 *s = op - off;
-			while (n--)
+			u32 k = 3 * off;
+
+			if (k > n)
+				k = n;
+			n -= k;
+			while (k--)
 				*op++ = *s++;
+			off *= 4;
 		}
+		copy(op, op - off, n);
+		op += n;
 	}
 	if (op != oend)
 		return failure("size mismatch, segment", seg);
