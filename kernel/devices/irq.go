@@ -29,6 +29,14 @@ const (
 // A network queue's poller wakes once per interval, idle or not.
 const rescuePollInterval = 10 * time.Millisecond
 
+// diskRescuePollInterval is the rescue poll of a disk with a routed
+// interrupt. A disk polls only while requests are in flight, so a short
+// interval costs nothing idle and bounds how late a completion is noticed
+// when every CPU is busy: at boot, with the CPUs in package init, the
+// root's first reads waited for the 10 ms poll and put 20-80 ms on the way
+// to the first HTTP answer (docs/boot.md).
+const diskRescuePollInterval = time.Millisecond
+
 // virtioGSI returns the I/O APIC input of the virtio-mmio transport at addr.
 func virtioGSI(addr uintptr) (int, bool) {
 	for _, d := range kernel.Config.Virtio {

@@ -125,7 +125,7 @@ func openPCIDisk(name string, first int) (*blk.Disk, int, error) {
 			kernel.Klog.Warnf("%v: polling the device instead", werr)
 		} else {
 			route.attach(drv.InterruptQueue, drv.Interrupt)
-			cfg.PollInterval = rescuePollInterval
+			cfg.PollInterval = diskRescuePollInterval
 			mode = fmt.Sprintf("%d MSI-X vectors", route.vectors)
 		}
 		d := blk.NewDisk(drv, cfg)

@@ -111,7 +111,7 @@ func OpenDisk(name string) (*blk.Disk, error) {
 		if _, err := wireMMIOIRQ(name, s.Addr, drv.Interrupt); err != nil {
 			kernel.Klog.Warnf("%v: polling the device instead", err)
 		} else {
-			cfg.PollInterval = rescuePollInterval
+			cfg.PollInterval = diskRescuePollInterval
 		}
 		d := blk.NewDisk(drv, cfg)
 		openedMu.Lock()

@@ -100,3 +100,17 @@ func BenchmarkToeplitz(b *testing.B) {
 		RSSHash(SymmetricKey, a, c)
 	}
 }
+
+// TestSymmetricTableMatchesToeplitz checks every entry of the lookup table
+// against the bit-serial hash of a tuple with only that byte set.
+func TestSymmetricTableMatchesToeplitz(t *testing.T) {
+	for i := range symmetricTable {
+		for b := range 256 {
+			in := make([]byte, 12)
+			in[i] = byte(b)
+			if got, want := symmetricTable[i][b], ToeplitzHash(SymmetricKey, in); got != want {
+				t.Fatalf("symmetricTable[%d][%#x] = %#08x, ToeplitzHash = %#08x", i, b, got, want)
+			}
+		}
+	}
+}
