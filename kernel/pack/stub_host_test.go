@@ -99,6 +99,7 @@ func runC(t *testing.T, bin string, blk []byte, n int, addr ...uint32) ([]byte, 
 }
 
 func TestStubDecoderAgrees(t *testing.T) {
+	t.Parallel() // mostly waiting on the harness processes
 	bin := hostDecoder(t)
 	inputs := [][]byte{
 		nil, {1}, periodic(13, 1), periodic(40, 1), periodic(35, 9),
@@ -135,6 +136,7 @@ func TestStubDecoderAgrees(t *testing.T) {
 // TestStubCallFilter: the stub's unbcj against bcjEncode, on machine code
 // (this test binary's) and on E8-dense bytes.
 func TestStubCallFilter(t *testing.T) {
+	t.Parallel() // mostly waiting on the harness processes
 	bin := hostDecoder(t)
 	inputs := [][]byte{bytes.Repeat([]byte{opCall, 0x11, opCall}, 3000), periodic(1000, 9), random(20000, 3)}
 	if exe, err := os.Executable(); err == nil {
@@ -159,6 +161,7 @@ func TestStubCallFilter(t *testing.T) {
 
 // TestStubDecoderRefuses: damaged blocks, the same verdict from both.
 func TestStubDecoderRefuses(t *testing.T) {
+	t.Parallel() // mostly waiting on the harness processes
 	bin := hostDecoder(t)
 	r := rand.New(rand.NewSource(5))
 	base := Compress(textish(3000, 4), CompressOptions{})
