@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -302,8 +303,7 @@ func fmtFloats(v []float64) string {
 type cpuTimes map[string]time.Duration
 
 // qemuCPU finds the QEMU process in namespace ns and reads its threads'
-// CPU times from /proc (utime+stime, in clock ticks of 10 ms: USER_HZ is
-// 100 on Linux x86).
+// CPU times from /proc (statCPU).
 func qemuCPU(ns *netns) (cpuTimes, error) {
 	var st syscall.Stat_t
 	if err := syscall.Stat("/var/run/netns/"+ns.name, &st); err != nil {
@@ -338,25 +338,34 @@ func qemuCPU(ns *netns) (cpuTimes, error) {
 			if err != nil {
 				continue // the thread ended
 			}
-			// Fields after the parenthesised name: state is field 3,
-			// utime 14 and stime 15 (proc(5)).
-			s := string(stat)
-			i := strings.LastIndexByte(s, ')')
-			if i < 0 {
-				continue
+			if d, ok := statCPU(string(stat)); ok {
+				out[strings.TrimSpace(string(name))] += d
 			}
-			f := strings.Fields(s[i+1:])
-			if len(f) < 13 {
-				continue
-			}
-			var ut, stm int64
-			fmt.Sscan(f[11], &ut)
-			fmt.Sscan(f[12], &stm)
-			out[strings.TrimSpace(string(name))] += time.Duration(ut+stm) * 10 * time.Millisecond
 		}
 		return out, nil
 	}
 	return nil, fmt.Errorf("no QEMU process in namespace %s", ns.name)
+}
+
+// statCPU reads utime+stime from a /proc/<pid>/task/<tid>/stat line
+// (proc(5): fields 14 and 15, counted after the parenthesised name, which
+// may itself hold spaces and parentheses) in clock ticks of 10 ms
+// (USER_HZ is 100 on Linux x86).
+func statCPU(s string) (time.Duration, bool) {
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, false
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil || ut < 0 || st < 0 {
+		return 0, false
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond, true
 }
 
 // sub is c minus before, per thread name, leaving out threads that used

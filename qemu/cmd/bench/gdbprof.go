@@ -193,7 +193,8 @@ type profiler struct {
 	every   time.Duration
 	mu      sync.Mutex
 	on      bool
-	samples map[string]map[string]int // thread -> "pc,[rsp],ret1,ret2..." -> count
+	samples map[string]map[string]int // thread -> "pc,[rsp],ret1,ret2..." -> count; under mu
+	taken   chan struct{}             // a sample was recorded (capacity 1, for tests)
 	quit    chan struct{}             // closed by stop
 	done    chan struct{}             // closed when loop returns
 	err     error
@@ -214,7 +215,7 @@ func startProfiler(path string, every time.Duration) (*profiler, error) {
 	if err := g.send("c"); err != nil {
 		return nil, err
 	}
-	p := &profiler{g: g, every: every, samples: map[string]map[string]int{}, quit: make(chan struct{}), done: make(chan struct{})}
+	p := &profiler{g: g, every: every, samples: map[string]map[string]int{}, taken: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	go p.loop()
 	return p, nil
 }
@@ -263,16 +264,22 @@ func (p *profiler) sample() error {
 		if err != nil {
 			return err
 		}
+		k := make([]string, len(st))
+		for i, pc := range st {
+			k[i] = fmt.Sprintf("0x%x", pc)
+		}
+		p.mu.Lock()
 		m := p.samples[id]
 		if m == nil {
 			m = map[string]int{}
 			p.samples[id] = m
 		}
-		k := make([]string, len(st))
-		for i, pc := range st {
-			k[i] = fmt.Sprintf("0x%x", pc)
-		}
 		m[strings.Join(k, ",")]++
+		p.mu.Unlock()
+	}
+	select {
+	case p.taken <- struct{}{}:
+	default:
 	}
 	return p.g.send("c")
 }
@@ -289,6 +296,8 @@ func (p *profiler) stop(path string) error {
 		return err
 	}
 	defer f.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	var ids []string
 	for id := range p.samples {
 		ids = append(ids, id)
