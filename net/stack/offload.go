@@ -28,6 +28,8 @@ import (
 	"damselfly/net/ipv4"
 	"damselfly/net/link"
 	"damselfly/net/tcp"
+
+	"damselfly/internal/chunkcopy"
 )
 
 // offload is a thread's view of the link's offloads. The counters are
@@ -130,7 +132,7 @@ func (p *proto) outputTCPOffload(src, dst netip.Addr, seg []byte, gso int) {
 		p.obuf = make([]byte, max(n, ether.HeaderLen+p.s.mtu))
 	}
 	buf := p.obuf[:n]
-	copyBytes(buf[hl:], seg)
+	chunkcopy.Copy(buf[hl:], seg)
 	p.outputTCPOffloadFrame(src, dst, buf, hl, gso)
 }
 

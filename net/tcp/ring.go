@@ -1,5 +1,7 @@
 package tcp
 
+import "damselfly/internal/chunkcopy"
+
 // ring is the byte queue behind the send and receive buffers: a circular
 // buffer that grows by doubling up to limit, so an idle or short-lived
 // connection (the connection-rate case) does not pay for a full window of
@@ -39,8 +41,8 @@ func (r *ring) write(p []byte) int {
 	}
 	r.grow(r.n + k)
 	tail := (r.head + r.n) % len(r.b)
-	c := copyBytes(r.b[tail:], p[:k])
-	copyBytes(r.b, p[c:k])
+	c := chunkcopy.Copy(r.b[tail:], p[:k])
+	chunkcopy.Copy(r.b, p[c:k])
 	r.n += k
 	return k
 }
@@ -53,8 +55,8 @@ func (r *ring) peek(off int, p []byte) int {
 	}
 	k := min(len(p), r.n-off)
 	start := (r.head + off) % max(len(r.b), 1)
-	c := copyBytes(p[:k], r.b[start:])
-	copyBytes(p[c:k], r.b)
+	c := chunkcopy.Copy(p[:k], r.b[start:])
+	chunkcopy.Copy(p[c:k], r.b)
 	return k
 }
 

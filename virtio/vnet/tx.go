@@ -22,6 +22,8 @@ import (
 
 	"damselfly/net/link"
 	"damselfly/virtio"
+
+	"damselfly/internal/chunkcopy"
 )
 
 type txBuf struct {
@@ -149,7 +151,7 @@ func (p *pair) sendCopy(frame []byte, o Offload, deferKick bool) error {
 	}
 	tb := t.buf(d.hdrLen + len(frame))
 	o.put(Header(tb.b[:d.hdrLen])) // no offload: flags 0, GSO_NONE
-	copyBytes(tb.b[d.hdrLen:], frame)
+	chunkcopy.Copy(tb.b[d.hdrLen:], frame)
 	return p.post(tb, [][]byte{tb.b}, len(frame), o.GSOSize > 0, deferKick)
 }
 
