@@ -98,6 +98,41 @@ type PipeEnd struct {
 	rmu    sync.RWMutex
 	recv   Receiver
 	closed bool
+
+	// free holds frames the receiver handed back (RecycleRx): frames sent
+	// to this end are copied into them, as a NIC driver refills its ring
+	// with the buffers the stack is done with. fmu guards it.
+	fmu  sync.Mutex
+	free [][]byte
+}
+
+// maxFreeFrames bounds an end's free list: a burst beyond it is garbage.
+const maxFreeFrames = 256
+
+// RecycleRx takes back a frame this end delivered, once the receiver is
+// done with it and keeps no reference (net/stack hands back frames whose
+// payload TCP has copied). A later frame sent to this end reuses it.
+func (e *PipeEnd) RecycleRx(f []byte) {
+	e.fmu.Lock()
+	if len(e.free) < maxFreeFrames {
+		e.free = append(e.free, f[:0])
+	}
+	e.fmu.Unlock()
+}
+
+// frameCopy returns a copy of frame for delivery to e, in a recycled
+// buffer when one is large enough.
+func (e *PipeEnd) frameCopy(frame []byte) []byte {
+	e.fmu.Lock()
+	if n := len(e.free); n > 0 && cap(e.free[n-1]) >= len(frame) {
+		b := e.free[n-1]
+		e.free[n-1] = nil
+		e.free = e.free[:n-1]
+		e.fmu.Unlock()
+		return append(b, frame...)
+	}
+	e.fmu.Unlock()
+	return append(make([]byte, 0, max(len(frame), ether.HeaderLen+e.p.cfg.MTU)), frame...)
 }
 
 type queued struct {
@@ -227,7 +262,12 @@ func (e *PipeEnd) Send(frame []byte) error {
 // it ChecksumValid whatever the pipe's RxChecksumValid says.
 func (e *PipeEnd) sendImpaired(frame []byte, im Impairments, valid bool) error {
 	p := e.p
-	now := p.cfg.Now()
+	// The clock is read only for what needs it (an observer, a delay, a
+	// queue to join): a frame delivered at once needs no time.
+	var now time.Time
+	if p.cfg.Observe != nil || im.delays() {
+		now = p.cfg.Now()
+	}
 	var out [2]queued
 	n := 0
 	p.mu.Lock()
@@ -246,7 +286,7 @@ func (e *PipeEnd) sendImpaired(frame []byte, im Impairments, valid bool) error {
 		e.stats.Duplicated++
 	}
 	for range copies {
-		f := append([]byte(nil), frame...)
+		f := e.peer.frameCopy(frame)
 		corrupt := false
 		if im.Corrupt > 0 && len(f) > ether.HeaderLen && p.rng.Float64() < im.Corrupt {
 			i := ether.HeaderLen + p.rng.Intn(len(f)-ether.HeaderLen)
@@ -276,6 +316,12 @@ func (e *PipeEnd) sendImpaired(frame []byte, im Impairments, valid bool) error {
 			q.to.deliver(q.frame, q.corrupt, q.valid)
 		}
 		return nil
+	}
+	if now.IsZero() {
+		now = p.cfg.Now()
+		for i := range out[:n] {
+			out[i].due = now
+		}
 	}
 	wasFirst := false
 	for _, q := range out[:n] {

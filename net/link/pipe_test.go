@@ -107,3 +107,39 @@ func TestPipeRSS(t *testing.T) {
 		t.Fatalf("%+v", rss)
 	}
 }
+
+// A frame handed back with RecycleRx carries the next frame sent to that
+// end; frames not handed back are never reused.
+func TestPipeRecycleRx(t *testing.T) {
+	p := NewPipe(PipeConfig{})
+	got := collect(p.B)
+	if err := p.A.Send(frame(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.A.Send(frame(2)); err != nil {
+		t.Fatal(err)
+	}
+	first, second := (*got)[0], (*got)[1]
+	if &first[0] == &second[0] {
+		t.Fatal("two frames in flight share a buffer")
+	}
+	p.B.RecycleRx(first)
+	if err := p.A.Send(frame(3)); err != nil {
+		t.Fatal(err)
+	}
+	third := (*got)[2]
+	if &third[0] != &first[0] {
+		t.Fatal("the recycled buffer was not reused")
+	}
+	if !bytes.Equal(third, frame(3)) || !bytes.Equal(second, frame(2)) {
+		t.Fatal("frame contents changed")
+	}
+	// The other direction has its own free list.
+	back := collect(p.A)
+	if err := p.B.Send(frame(4)); err != nil {
+		t.Fatal(err)
+	}
+	if f := (*back)[0]; &f[0] == &first[0] || !bytes.Equal(f, frame(4)) {
+		t.Fatal("a frame recycled at B was used for A")
+	}
+}

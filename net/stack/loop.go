@@ -41,7 +41,7 @@ func SchedLoops(sys *sched.System) LoopFactory { return LoopFactory{sys: sys} }
 // one scheduler per CPU, as in the guest.
 func hostSystem(threads int) *sched.System {
 	n := min(threads, runtime.NumCPU(), 64)
-	sys := sched.NewSystem(n, sched.Options{})
+	sys := sched.NewSystem(n, sched.Options{IdleSpin: 200})
 	sys.Start()
 	return sys
 }

@@ -289,11 +289,7 @@ func (s *Stack) dispatch(f []byte, rss link.RSS, arrival int) {
 		}
 	}
 	p := s.threads[t]
-	if arrival >= 0 && arrival != t {
-		p.loop.Post(func() { p.ctr.hopsIn++; p.inputFrameRx(f, rss) })
-		return
-	}
-	p.loop.Post(func() { p.inputFrameRx(f, rss) })
+	p.loop.in.PostFrame(p, f, rss, arrival >= 0 && arrival != t)
 }
 
 // newProto makes thread i's protocol state (its loop is attached after).
