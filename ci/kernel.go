@@ -19,7 +19,7 @@ import (
 // the repository root. The Makefile's kernel target runs the same command.
 var KernelBuild = []string{
 	"toolchain/go", "build", "-trimpath",
-	"-tags", "linkramstart,linkcpuinit",
+	"-tags", "linkramstart,linkcpuinit,nethttpomithttp2",
 	"-ldflags", "-s -w -T 0x1010000 -R 0x1000",
 }
 
