@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -42,43 +41,15 @@ func TestBootProbeHelper(t *testing.T) {
 		t.Skip("only runs as the boot prober (TestBootToHTTP starts it)")
 	}
 	c := &http.Client{Timeout: probeTimeout, Transport: &http.Transport{DisableKeepAlives: true}}
-	done := make(chan int64, 1)
-	slots := make(chan struct{}, probeInFlight)
 	fmt.Println("probing")
-	tick := time.NewTicker(probeInterval)
-	defer tick.Stop()
-	limit := time.After(2 * time.Minute)
-	for {
-		select {
-		case at := <-done:
-			fmt.Printf("ok %d\n", at)
-			return
-		case <-limit:
-			fmt.Println("timeout")
-			return
-		case <-tick.C:
-		}
-		select {
-		case slots <- struct{}{}:
-		default:
-			continue
-		}
-		go func() {
-			defer func() { <-slots }()
-			resp, err := c.Get(url)
-			if err != nil {
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				select {
-				case done <- time.Now().UnixNano():
-				default:
-				}
-			}
-		}()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	at, err := qemu.FirstHTTP200(ctx, c, url, probeInterval, probeInFlight)
+	if err != nil {
+		fmt.Println("timeout")
+		return
 	}
+	fmt.Printf("ok %d\n", at.UnixNano())
 }
 
 // bootRun is one boot's figures, host side (since QEMU was started) and

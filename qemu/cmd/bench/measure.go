@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"time"
 
+	"damselfly/qemu"
 	"damselfly/qemu/bench"
 )
 
@@ -46,55 +47,11 @@ const (
 func waitHTTP(ctx context.Context, t target, start time.Time, limit time.Duration) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	c := t.client(probeTimeout)
-	done := make(chan time.Duration, 1)
-	slots := make(chan struct{}, probeMax)
-	tick := time.NewTicker(probeEvery)
-	defer tick.Stop()
-	var last error
-	errc := make(chan error, probeMax)
-	for {
-		select {
-		case d := <-done:
-			return d, nil
-		case err := <-errc:
-			last = err
-			continue
-		case <-ctx.Done():
-			return 0, fmt.Errorf("no HTTP 200 from %s within %v (last: %v)", t.base, limit, last)
-		case <-tick.C:
-		}
-		select {
-		case slots <- struct{}{}:
-		default:
-			continue
-		}
-		go func() {
-			defer func() { <-slots }()
-			req, _ := http.NewRequestWithContext(ctx, "GET", t.base+"/", nil)
-			resp, err := c.Do(req)
-			if err != nil {
-				select {
-				case errc <- err:
-				default:
-				}
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				select {
-				case done <- time.Since(start):
-				default:
-				}
-				return
-			}
-			select {
-			case errc <- fmt.Errorf("GET / answered %s", resp.Status):
-			default:
-			}
-		}()
+	at, err := qemu.FirstHTTP200(ctx, t.client(probeTimeout), t.base+"/", probeEvery, probeMax)
+	if err != nil {
+		return 0, err
 	}
+	return at.Sub(start), nil
 }
 
 // memory is what /status.json's kernel.memory holds on either guest.
