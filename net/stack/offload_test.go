@@ -130,19 +130,7 @@ func (op *offPair) offEcho(t testing.TB, n, conns int, timeout time.Duration) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	go func() {
-		for {
-			c, err := l.AcceptTCP()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-				c.CloseWrite()
-			}()
-		}
-	}()
+	echoServer(t, l)
 	var wg sync.WaitGroup
 	for i := range conns {
 		wg.Add(1)
