@@ -143,28 +143,7 @@ func TestStackReceivesCoalescedSegments(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	go func() {
-		for {
-			c, err := l.AcceptTCP()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 64<<10)
-				for {
-					n, err := c.Read(buf)
-					if n > 0 {
-						c.Write(buf[:n])
-					}
-					if err != nil {
-						c.CloseWrite()
-						return
-					}
-				}
-			}()
-		}
-	}()
+	serveEchoReads(l, 64<<10)
 	var wg sync.WaitGroup
 	for i := range 4 {
 		wg.Add(1)

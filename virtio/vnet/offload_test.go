@@ -110,30 +110,7 @@ func TestStackOffloadOverDriver(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer l.Close()
-			go func() {
-				for {
-					conn, err := l.AcceptTCP()
-					if err != nil {
-						return
-					}
-					go func() {
-						defer conn.Close()
-						buf := make([]byte, 256<<10) // large writes: room for TSO
-						for {
-							n, err := conn.Read(buf)
-							if n > 0 {
-								if _, err := conn.Write(buf[:n]); err != nil {
-									return
-								}
-							}
-							if err != nil {
-								conn.CloseWrite()
-								return
-							}
-						}
-					}()
-				}
-			}()
+			serveEchoReads(l, 256<<10) // large writes: room for TSO
 			n := 2 << 20
 			if offloadRace {
 				n = 512 << 10 // the race detector slows the simulated device tenfold
