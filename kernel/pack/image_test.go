@@ -88,9 +88,10 @@ var (
 	stubErr  error
 )
 
-// testStub builds the stub once; without a C compiler the tests that need it
-// are skipped (DAMSELFLY_REQUIRE_CC=1 makes that a failure).
-func testStub(t *testing.T) *Stub {
+// testCC returns the C compiler the stub tests use ($CC, else gcc); without
+// one the calling test is skipped (DAMSELFLY_REQUIRE_CC=1 makes that a
+// failure).
+func testCC(t *testing.T) string {
 	t.Helper()
 	cc := os.Getenv("CC")
 	if cc == "" {
@@ -102,6 +103,28 @@ func testStub(t *testing.T) *Stub {
 		}
 		t.Skipf("no C compiler (%s) for the boot stub", cc)
 	}
+	return cc
+}
+
+// samplePacked reads the sample kernel and packs it with stub s.
+func samplePacked(t *testing.T, s *Stub) (k *Kernel, img []byte, lay *Layout) {
+	t.Helper()
+	k, err := ReadKernel(sampleKernel(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, lay, err = Pack(k, s, fastPack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, img, lay
+}
+
+// testStub builds the stub once; without a C compiler the tests that need it
+// are skipped (DAMSELFLY_REQUIRE_CC=1 makes that a failure).
+func testStub(t *testing.T) *Stub {
+	t.Helper()
+	cc := testCC(t)
 	stubOnce.Do(func() { stub, stubErr = BuildStub(cc, DefaultBase) })
 	if stubErr != nil {
 		t.Fatal(stubErr)
@@ -143,14 +166,7 @@ func TestReadKernel(t *testing.T) {
 // TestPackELF checks the packed image the way a PVH loader reads it.
 func TestPackELF(t *testing.T) {
 	s := testStub(t)
-	k, err := ReadKernel(sampleKernel(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, lay, err := Pack(k, s, fastPack)
-	if err != nil {
-		t.Fatal(err)
-	}
+	k, img, lay := samplePacked(t, s)
 	f, err := elf.NewFile(bytes.NewReader(img))
 	if err != nil {
 		t.Fatalf("debug/elf refuses the image: %v", err)
@@ -231,14 +247,7 @@ func readHeader(t *testing.T, img []byte, s *Stub) []byte {
 // caught by the sum before any decoding.
 func TestPackCorrupt(t *testing.T) {
 	s := testStub(t)
-	k, err := ReadKernel(sampleKernel(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, lay, err := Pack(k, s, fastPack)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, img, lay := samplePacked(t, s)
 	h := readHeader(t, img, s)
 	hdrOff := len(img) - len(h)
 	tableOff := hdrOff + headerSize

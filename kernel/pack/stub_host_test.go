@@ -21,16 +21,7 @@ import (
 // hostDecoder builds the harness in dir; skipped without a C compiler.
 func hostDecoder(t *testing.T) string {
 	t.Helper()
-	cc := os.Getenv("CC")
-	if cc == "" {
-		cc = "gcc"
-	}
-	if _, err := exec.LookPath(cc); err != nil {
-		if os.Getenv("DAMSELFLY_REQUIRE_CC") != "" {
-			t.Fatalf("no C compiler: %v", err)
-		}
-		t.Skipf("no C compiler (%s)", cc)
-	}
+	cc := testCC(t)
 	dir := t.TempDir()
 	for _, n := range []string{"unpack.c", "header.h"} {
 		b, err := stubSources.ReadFile("stub/" + n)
