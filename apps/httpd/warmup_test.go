@@ -1,6 +1,8 @@
 package httpd
 
 import (
+	"errors"
+	"io/fs"
 	"net/http"
 	"testing"
 	"time"
@@ -41,3 +43,33 @@ func TestWarmUpHandlerPanics(t *testing.T) {
 		t.Error("no error for a handler that aborts")
 	}
 }
+
+func TestWarmFiles(t *testing.T) {
+	fsys := testFS()
+	for _, tc := range []struct {
+		path string
+		n    int64
+		err  error // nil: success; else errors.Is target (or errAny)
+	}{
+		{"/site/", int64(len(fsys["site/index.html"].Data)), nil},
+		{"/site", int64(len(fsys["site/index.html"].Data)), nil},
+		{"/dir/a.bin", 5000, nil},
+		{"/hello.txt", int64(len(fsys["hello.txt"].Data)), nil},
+		{"/missing", 0, fs.ErrNotExist},
+		{"/dir/", 0, fs.ErrNotExist}, // a directory without an index
+		{"relative", 0, errAny},
+	} {
+		n, err := WarmFiles(fsys, tc.path)
+		switch {
+		case tc.err == nil && err != nil:
+			t.Errorf("WarmFiles(%q): %v", tc.path, err)
+		case tc.err == errAny && err == nil, tc.err != nil && tc.err != errAny && !errors.Is(err, tc.err):
+			t.Errorf("WarmFiles(%q) error = %v, want %v", tc.path, err, tc.err)
+		case n != tc.n:
+			t.Errorf("WarmFiles(%q) read %d bytes, want %d", tc.path, n, tc.n)
+		}
+	}
+}
+
+// errAny stands for "some error" in TestWarmFiles.
+var errAny = errors.New("any error")

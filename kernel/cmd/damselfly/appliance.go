@@ -66,7 +66,9 @@ func runAppliance(ctx context.Context) error {
 	// GET / through net/http over a pipe (httpd.WarmUp, a throw-away
 	// server: no client counter moves), of the root when the mount won
 	// (which also reads the index into the page cache), else of the
-	// built-in welcome page.
+	// built-in welcome page. A mount that ends after the network still
+	// reads the index (httpd.WarmFiles: the lookups and the file's blocks,
+	// no HTTP), which the first request would otherwise wait for.
 	mounted := make(chan rootMount, 1)
 	netUp := make(chan struct{})
 	go func() {
@@ -74,12 +76,15 @@ func runAppliance(ctx context.Context) error {
 		m.root, m.writable, m.err = devices.MountRoot(cfg, welcome())
 		microvm.Mark("root mounted")
 		mounted <- m
+		if m.err != nil {
+			return
+		}
 		select {
 		case <-netUp:
-			return // a client's request would race the warm-up: skip it
+			n, err := httpd.WarmFiles(m.root.FS(), "/")
+			microvm.Mark("file warm-up (root)")
+			kernel.Klog.Debugf("appliance: warm-up read of / from the root: %d bytes (%v)", n, err)
 		default:
-		}
-		if m.err == nil {
 			code, err := httpd.WarmUp(httpd.New(httpd.Config{Files: m.root.FS(), Name: "warm-up"}), "/")
 			microvm.Mark("http warm-up (root)")
 			kernel.Klog.Debugf("appliance: warm-up GET / of the root answered %d (%v)", code, err)
