@@ -308,6 +308,7 @@ func kernelStatus(sys *sched.System, st *stack.Stack, dev *vnet.Device, root *vf
 		"vfs_ports":       ports,
 		"memory": map[string]uint64{
 			"heap_alloc": ms.HeapAlloc, "heap_sys": ms.HeapSys, "sys": ms.Sys,
+			"total_alloc": ms.TotalAlloc, "gc_cycles": uint64(ms.NumGC),
 		},
 	}
 }

@@ -91,7 +91,8 @@ func run(root string, rw bool, addr, echoAddr, discardAddr, meminfo string) erro
 func linuxStatus(meminfo string) any {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	mem := map[string]uint64{"heap_alloc": ms.HeapAlloc, "heap_sys": ms.HeapSys, "sys": ms.Sys}
+	mem := map[string]uint64{"heap_alloc": ms.HeapAlloc, "heap_sys": ms.HeapSys, "sys": ms.Sys,
+		"total_alloc": ms.TotalAlloc, "gc_cycles": uint64(ms.NumGC)}
 	doc := map[string]any{"cpus": runtime.NumCPU(), "memory": mem}
 	if b, err := os.ReadFile(meminfo); err != nil {
 		doc["meminfo_error"] = err.Error()
