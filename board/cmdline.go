@@ -104,7 +104,11 @@ type Config struct {
 	DNS         []netip.Addr // dns=<addr>[,<addr>...]
 	NetPart     NetPartition // netpart=ports|toeplitz
 	SMP         int          // smp=<n>: use at most n CPUs; 0 means all present
-	Virtio      []VirtioMMIODevice
+	// GOGC is gogc=<percent>|off, the garbage collector's heap growth
+	// between collections as runtime/debug.SetGCPercent takes it (-1: off,
+	// collecting only near the memory limit); 0: the kernel's default.
+	GOGC   int
+	Virtio []VirtioMMIODevice
 
 	// Extra holds the values of options registered by other packages
 	// with Options.Add, by key.
@@ -201,6 +205,18 @@ func NewOptions() *Options {
 				return fmt.Errorf("%q is not a CPU count in 1..255", v)
 			}
 			c.SMP = n
+			return nil
+		}},
+		{key: "gogc", form: "gogc=<10..100000>|off", apply: func(c *Config, v string) error {
+			if v == "off" {
+				c.GOGC = -1
+				return nil
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 10 || n > 100000 {
+				return fmt.Errorf("%q is neither a percent in 10..100000 nor off", v)
+			}
+			c.GOGC = n
 			return nil
 		}},
 		{key: "virtio_mmio.device", form: "virtio_mmio.device=<size>@<base>:<irq>", apply: parseVirtioMMIO},

@@ -39,6 +39,9 @@ func TestParseCmdline(t *testing.T) {
 		{"netpart=toeplitz", func(c *Config) { c.NetPart = NetPartToeplitz }},
 		{"netpart=toeplitz netpart=ports", func(c *Config) { c.NetPart = NetPartPorts }},
 		{"smp=4", func(c *Config) { c.SMP = 4 }},
+		{"gogc=250", func(c *Config) { c.GOGC = 250 }},
+		{"gogc=off", func(c *Config) { c.GOGC = -1 }},
+		{"gogc=off gogc=10", func(c *Config) { c.GOGC = 10 }},
 		{"virtio_mmio.device=512@0xfeb00e00:12 virtio_mmio.device=4K@0xd0000000:5", func(c *Config) {
 			c.Virtio = []VirtioMMIODevice{{Base: 0xfeb00e00, Size: 512, IRQ: 12}, {Base: 0xd0000000, Size: 4096, IRQ: 5}}
 		}},
@@ -74,6 +77,9 @@ func TestParseCmdlineErrors(t *testing.T) {
 		{"netpart=rss", "netpart=rss", "unknown partitioning"},
 		{"smp=0", "smp=0", "CPU count"},
 		{"smp=x", "smp=x", "CPU count"},
+		{"gogc=9", "gogc=9", "neither a percent"},
+		{"gogc=-1", "gogc=-1", "neither a percent"},
+		{"gogc=on", "gogc=on", "neither a percent"},
 		{"root=a;b", "root=a;b", "device name"},
 		{"virtio_mmio.device=512", "virtio_mmio.device=512", "missing '@'"},
 		{"virtio_mmio.device=1@0xffffffffffffffff:1", "virtio_mmio.device=1@0xffffffffffffffff:1", "wraps"},
@@ -126,7 +132,7 @@ func TestOptionsAdd(t *testing.T) {
 func FuzzParseCmdline(f *testing.F) {
 	for _, s := range []string{"", "poweroff", "selftest=time,smp poweroff", "ip=10.0.2.15/24,gw=10.0.2.2",
 		"dns=1.1.1.1", "virtio_mmio.device=512@0xfeb00e00:12", "smp=8 netpart=toeplitz loglevel=warn root=vda ro",
-		"bogus=", "=", "ip=dhcp,gw=1.2.3.4", "bootprofile poweroff"} {
+		"bogus=", "=", "ip=dhcp,gw=1.2.3.4", "bootprofile poweroff", "gogc=off", "gogc=400"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {

@@ -65,7 +65,7 @@ func TestBootAppliance(t *testing.T) {
 			fmt.Sprintf("tcp:127.0.0.1:%d-:80", httpPort),
 			fmt.Sprintf("tcp:127.0.0.1:%d-:7", echoPort),
 		},
-		Append: "root=/dev/vda rw",
+		Append: "root=/dev/vda rw gogc=250",
 	}, "damselfly: appliance up", 90*time.Second, 5*time.Minute)
 	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 	client := &http.Client{Timeout: 60 * time.Second}
@@ -181,6 +181,10 @@ func TestBootAppliance(t *testing.T) {
 				Name  string `json:"name"`
 				Count uint64 `json:"count"`
 			} `json:"irqs"`
+			GC struct {
+				Percent     int   `json:"percent"`
+				MemoryLimit int64 `json:"memory_limit"`
+			} `json:"gc"`
 		} `json:"kernel"`
 	}
 	if err := json.Unmarshal(body, &st); err != nil {
@@ -188,6 +192,11 @@ func TestBootAppliance(t *testing.T) {
 	}
 	if st.Kernel.CPUs != 3 || st.Kernel.Netpart != "ports" || st.HTTP.Requests < uint64(len(files)) {
 		t.Errorf("status.json: %+v", st)
+	}
+	// gogc=250 on the command line; the soft limit is 7/8 of the heap,
+	// which is most of the 512 MiB.
+	if gc := st.Kernel.GC; gc.Percent != 250 || gc.MemoryLimit < 300<<20 || gc.MemoryLimit > 512<<20 {
+		t.Errorf("status.json: gc %+v, want percent 250 and a limit near 7/8 of 512 MiB", gc)
 	}
 	if st.Kernel.Disks["vda"]["requests"] == 0 {
 		t.Errorf("status.json shows no disk requests for vda: %v", st.Kernel.Disks)

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +28,13 @@ var Klog = NewLog(os.Stdout, func() int64 { return int64(microvm.Since()) }, boa
 
 // Config is the parsed command line; set by Run.
 var Config board.Config
+
+// GC is the garbage collector's policy (GCPolicy), set by Run from the
+// command line and the heap's size; read-only afterwards.
+var GC struct {
+	Percent int   // runtime/debug.SetGCPercent; -1: off
+	Limit   int64 // runtime/debug.SetMemoryLimit, bytes
+}
 
 // Main boots with no application: the default kernel.
 func Main() { Run(nil) }
@@ -43,6 +51,9 @@ func Run(app func(ctx context.Context)) {
 		microvm.PowerOff(false)
 	}
 	Config = cfg
+	GC.Percent, GC.Limit = GCPolicy(cfg.GOGC, m.Heap.Size())
+	debug.SetGCPercent(GC.Percent)
+	debug.SetMemoryLimit(GC.Limit)
 	Klog.SetLevel(cfg.LogLevel)
 	for _, e := range append(append([]error(nil), m.Errors...), registerErrors...) {
 		Klog.Errorf("%v", e)

@@ -310,5 +310,6 @@ func kernelStatus(sys *sched.System, st *stack.Stack, dev *vnet.Device, root *vf
 			"heap_alloc": ms.HeapAlloc, "heap_sys": ms.HeapSys, "sys": ms.Sys,
 			"total_alloc": ms.TotalAlloc, "gc_cycles": uint64(ms.NumGC),
 		},
+		"gc": map[string]int64{"percent": int64(kernel.GC.Percent), "memory_limit": kernel.GC.Limit},
 	}
 }

@@ -3,16 +3,19 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"damselfly/apps/httpd"
+	"damselfly/kernel"
 )
 
 func localTarget(base, echo string) target {
@@ -165,5 +168,18 @@ func TestHostTSC(t *testing.T) {
 	// Any x86 host of this century runs its TSC between 100 MHz and 10 GHz.
 	if k := hostTSCkHz(); k != 0 && (k < 100_000 || k > 10_000_000) {
 		t.Errorf("TSC at %d kHz", k)
+	}
+}
+
+// The Linux guest runs httpd-linux with the garbage collector setting of
+// Damselfly's kernel: the comparison is of the same program set up alike.
+func TestLinuxGuestGOGC(t *testing.T) {
+	b, err := os.ReadFile("../../linuxguest/bench-init.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("GOGC=%d /bin/httpd-linux ", kernel.DefaultGOGC)
+	if !strings.Contains(string(b), want) {
+		t.Fatalf("bench-init.sh does not start httpd-linux with %q", want)
 	}
 }
