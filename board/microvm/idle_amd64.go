@@ -10,6 +10,8 @@ package microvm
 import (
 	"math"
 	"unsafe"
+
+	"github.com/usbarmory/tamago/amd64"
 )
 
 // Local APIC timer registers and fields (Intel SDM vol. 3A, 11.5.4 "APIC
@@ -47,6 +49,7 @@ func initIdle() {
 		return
 	}
 	setGate(wakeVector, uint64(wakeEntryAddr()))
+	setGate(amd64.IRQ_WAKEUP, uint64(wakeEntryAddr())) // goos.Wake's vector
 	*lapicReg(lapicTimerDiv) = lapicDivBy1
 	*lapicReg(lapicLVTTimer) = lvtMasked | wakeVector
 	*lapicReg(lapicTimerInit) = math.MaxUint32
@@ -63,6 +66,12 @@ func initIdle() {
 	lapicHz = ticks * M.TSCHz / (t1 - t0)
 	idleHook = idle
 }
+
+// wakePending[id] is set by a wake interrupt taken on the CPU whose LAPIC
+// id is id and cleared by that CPU's idleHalt (io_amd64.s): the one piece of
+// state shared between the wake gate and the halt, so that a wakeup taken
+// just before a halt is not lost. Written only from assembly.
+var wakePending [256]uint8
 
 // idleHook is what goos.Idle calls (set by initIdle); the default spins as
 // the tamago package's governor does.

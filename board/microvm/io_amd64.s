@@ -306,12 +306,23 @@ TEXT ·readCR3(SB),NOSPLIT,$0-8
 #define LAPIC_LVT_TIMER	0xfee00320
 #define LAPIC_TIMER_INIT	0xfee00380
 
-// wakeEntry is the gate of the idle timer's vector: acknowledge, return.
-// HLT in idleHalt then completes.
+#define LAPIC_ID	0xfee00020	// bits 31:24: this CPU's local APIC id
+
+// wakeEntry is the gate of the wake vectors (the idle timer's, the one
+// irqCommon broadcasts, and the tamago package's IRQ_WAKEUP, which
+// goos.Wake sends): it notes the wakeup in wakePending[this CPU's LAPIC
+// id], acknowledges and returns; HLT in idleHalt then completes.
 TEXT ·wakeEntry(SB),NOSPLIT|NOFRAME,$0
 	PUSHQ	AX
+	PUSHQ	BX
+	MOVL	$LAPIC_ID, AX
+	MOVL	0(AX), AX
+	SHRL	$24, AX
+	MOVQ	$·wakePending(SB), BX
+	MOVB	$1, (BX)(AX*1)
 	MOVL	$LAPIC_EOI, AX
 	MOVL	$0, 0(AX)
+	POPQ	BX
 	POPQ	AX
 	IRETQ
 
@@ -321,16 +332,37 @@ TEXT ·wakeEntry(SB),NOSPLIT|NOFRAME,$0
 // an interrupt. Interrupts are off while arming, and STI's one-instruction
 // shadow makes STI;HLT atomic, so a timer that expires at once still wakes
 // the HLT rather than being handled before it.
+//
+// A wakeup sent after the runtime checked its wake condition (a
+// semaphore, the poller's flag) but before the CLI here is taken by
+// wakeEntry at once and would leave the HLT to sleep until the timer, 10
+// ms later: so with interrupts off idleHalt first looks for a wakeup noted
+// since the last halt, and returns without halting if there is one (at
+// worst a wakeup meant for an earlier wait: the caller rechecks and comes
+// back). The note is cleared when the halt ends; the caller's recheck
+// covers a wakeup taken between the HLT and the clearing, since senders
+// set the condition before they send.
 TEXT ·idleHalt(SB),NOSPLIT,$0-8
 	MOVL	lvt+0(FP), BX
 	MOVL	count+4(FP), CX
+	MOVL	$LAPIC_ID, AX
+	MOVL	0(AX), DX
+	SHRL	$24, DX
+	MOVQ	$·wakePending(SB), SI
 	CLI
+	CMPB	(SI)(DX*1), $0
+	JNE	woken
 	MOVL	$LAPIC_LVT_TIMER, AX
 	MOVL	BX, 0(AX)
 	MOVL	$LAPIC_TIMER_INIT, AX
 	MOVL	CX, 0(AX)
 	STI
 	HLT
+	MOVB	$0, (SI)(DX*1)
+	RET
+woken:
+	MOVB	$0, (SI)(DX*1)
+	STI
 	RET
 
 // func wakeEntryAddr() uintptr
