@@ -46,18 +46,26 @@ func newMsgEnv(t *testing.T, threads int) *msgEnv {
 		}
 		e.sys.Stop()
 	})
-	l, err := e.b.ListenTCP(netip.AddrPortFrom(netip.Addr{}, 7), 4)
+	e.cli, e.srv = dialAccept(t, e.a, e.b, 7)
+	return e
+}
+
+// dialAccept listens on port of to, dials it from from and returns both
+// ends of the connection; the listener is closed at the test's cleanup.
+func dialAccept(t *testing.T, from, to *Stack, port uint16) (dialed, accepted *TCPConn) {
+	t.Helper()
+	l, err := to.ListenTCP(netip.AddrPortFrom(netip.Addr{}, port), 4)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	if e.cli, err = e.a.DialTCP(context.Background(), netip.AddrPortFrom(e.b.Addr(), 7)); err != nil {
+	if dialed, err = from.DialTCP(context.Background(), netip.AddrPortFrom(to.Addr(), port)); err != nil {
 		t.Fatal(err)
 	}
-	if e.srv, err = l.AcceptTCP(); err != nil {
+	if accepted, err = l.AcceptTCP(); err != nil {
 		t.Fatal(err)
 	}
-	return e
+	return dialed, accepted
 }
 
 // recv reads at least one byte from c by messages, waiting for the

@@ -2,11 +2,9 @@ package stack
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"net"
-	"net/netip"
 	"os"
 	"testing"
 	"time"
@@ -68,19 +66,7 @@ func TestSpliceProxy(t *testing.T) {
 	e := newMsgEnv(t, 1)
 	// B dials back to A: e.srv (B's side of A's connection) is the proxy's
 	// inbound connection, out the outbound one; both on B's one thread.
-	la, err := e.a.ListenTCP(netip.AddrPortFrom(netip.Addr{}, 9), 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer la.Close()
-	out, err := e.b.DialTCP(context.Background(), netip.AddrPortFrom(e.a.Addr(), 9))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink, err := la.AcceptTCP()
-	if err != nil {
-		t.Fatal(err)
-	}
+	out, sink := dialAccept(t, e.b, e.a, 9)
 	if out.p != e.srv.p {
 		t.Fatal("the two connections are on different threads")
 	}
@@ -117,19 +103,7 @@ func TestSpliceProxy(t *testing.T) {
 // ReadFrom a connection of another stack copies through a buffer.
 func TestReadFromOtherStack(t *testing.T) {
 	e := newMsgEnv(t, 1)
-	lb, err := e.b.ListenTCP(netip.AddrPortFrom(netip.Addr{}, 9), 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lb.Close()
-	cli2, err := e.a.DialTCP(context.Background(), netip.AddrPortFrom(e.b.Addr(), 9))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv2, err := lb.AcceptTCP()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cli2, srv2 := dialAccept(t, e.a, e.b, 9)
 	// srv (B) -> cli (A) -> srv2.ReadFrom(cli) (B) -> cli2 (A).
 	data := pattern(9, 200000)
 	go func() {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"damselfly/internal/echotest"
 	"damselfly/net/checksum"
 	"damselfly/net/ether"
 	"damselfly/net/link"
@@ -143,7 +144,7 @@ func TestStackReceivesCoalescedSegments(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	serveEchoReads(l, 64<<10)
+	echotest.ServeReads(l, 64<<10)
 	var wg sync.WaitGroup
 	for i := range 4 {
 		wg.Add(1)

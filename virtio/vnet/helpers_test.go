@@ -11,7 +11,6 @@ import (
 
 	"damselfly/net/checksum"
 	"damselfly/net/link"
-	"damselfly/net/stack"
 	"damselfly/virtio"
 	"damselfly/virtio/virtiosim"
 	"damselfly/virtio/vnet"
@@ -186,36 +185,4 @@ func pseudoSum(src, dst netip.Addr, n int) uint16 {
 		s = s&0xffff + s>>16
 	}
 	return uint16(s)
-}
-
-// serveEchoReads answers every connection l accepts by writing back what
-// each Read returned, through a buffer of size bytes, and half-closes at
-// the peer's EOF. Reads and writes rather than io.Copy, which would take
-// the stack's splice path: these tests want the application's large
-// writes (room for TSO frames) on the wire.
-func serveEchoReads(l *stack.TCPListener, size int) {
-	go func() {
-		for {
-			c, err := l.AcceptTCP()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, size)
-				for {
-					n, err := c.Read(buf)
-					if n > 0 {
-						if _, werr := c.Write(buf[:n]); werr != nil {
-							return
-						}
-					}
-					if err != nil {
-						c.CloseWrite()
-						return
-					}
-				}
-			}()
-		}
-	}()
 }

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"damselfly/internal/echotest"
 	"damselfly/net/checksum"
 	"damselfly/net/ether"
 	"damselfly/net/link"
@@ -110,7 +111,7 @@ func TestStackOffloadOverDriver(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer l.Close()
-			serveEchoReads(l, 256<<10) // large writes: room for TSO
+			echotest.ServeReads(l, 256<<10) // large writes: room for TSO
 			n := 2 << 20
 			if offloadRace {
 				n = 512 << 10 // the race detector slows the simulated device tenfold

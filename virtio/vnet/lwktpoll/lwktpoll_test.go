@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"damselfly/internal/echotest"
 	"damselfly/net/ether"
 	"damselfly/net/stack"
 	"damselfly/sched"
@@ -58,28 +59,7 @@ func TestOnLWKTThreads(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	go func() {
-		for {
-			c, err := l.AcceptTCP()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := c.Read(buf)
-					if n > 0 {
-						c.Write(buf[:n])
-					}
-					if err != nil {
-						c.CloseWrite()
-						return
-					}
-				}
-			}()
-		}
-	}()
+	echotest.ServeReads(l, 32<<10)
 	var wg sync.WaitGroup
 	// 16 connections: the chance that RSS puts all on one of the two
 	// queues is 2^-15, so both pollers must have run.
