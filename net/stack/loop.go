@@ -210,10 +210,7 @@ func (l *Loop) serveInline(c *sched.CPU, cur *sched.Thread, m sched.Message) err
 	// waits for (a retransmission, a delayed ACK): wake it to re-arm.
 	next, ok := l.poll()
 	early := ok && (l.waitUntil.IsZero() || next.Before(l.waitUntil))
-	l.flushTurnEnd(c)
-	if l.turnDone != nil {
-		l.turnDone()
-	}
+	l.endTurn(c)
 	l.busy = false
 	if early && l.kickPending.CompareAndSwap(false, true) {
 		c.SendMsg(l.port, &l.kick)
@@ -246,10 +243,7 @@ func (l *Loop) run(td *sched.Thread) {
 		}
 		l.clockValid = false // the timers below are judged on a fresh reading
 		next, ok := l.poll()
-		l.flushTurnEnd(c)
-		if l.turnDone != nil {
-			l.turnDone()
-		}
+		l.endTurn(c)
 		// Messages from outside the system that arrived during the turn
 		// wait in the CPU's IPI queue, which the scheduler runs only
 		// between threads: run it now (Poll), so that they are served in
@@ -292,6 +286,15 @@ func (l *Loop) handle(c *sched.CPU, m sched.Message) {
 func (l *Loop) deferToTurnEnd(m sched.Message) error {
 	l.turnEnd = append(l.turnEnd, m)
 	return sched.EASYNC
+}
+
+// endTurn closes a turn: the replies held for its end, then the link's
+// deferred doorbells (turnDone).
+func (l *Loop) endTurn(c *sched.CPU) {
+	l.flushTurnEnd(c)
+	if l.turnDone != nil {
+		l.turnDone()
+	}
 }
 
 func (l *Loop) flushTurnEnd(c *sched.CPU) {

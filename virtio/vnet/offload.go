@@ -26,10 +26,9 @@ func (d *Device) OffloadCaps() link.Offloads {
 // device to finish the frame. The frame goes to the pair its flow hashes
 // to, as with Send.
 func (d *Device) SendOffload(frame []byte, o link.TxOffload) error {
-	vo, err := offloadOf(o)
+	vo, err := d.txOffload(o, &d.pairs[0].st)
 	if err != nil {
-		d.pairs[0].st.drop(DropTxBadOffload)
-		return fmt.Errorf("vnet: %s: %w", d.name, err)
+		return err
 	}
 	return d.txPair(frame).sendCopy(frame, vo, false)
 }
@@ -40,10 +39,9 @@ func (d *Device) SendOffload(frame []byte, o link.TxOffload) error {
 // the burst, so one notification (a VM exit) covers several frames, as
 // Linux's xmit_more does.
 func (d *Device) SendOffloadDeferred(frame []byte, o link.TxOffload) error {
-	vo, err := offloadOf(o)
+	vo, err := d.txOffload(o, &d.pairs[0].st)
 	if err != nil {
-		d.pairs[0].st.drop(DropTxBadOffload)
-		return fmt.Errorf("vnet: %s: %w", d.name, err)
+		return err
 	}
 	return d.txPair(frame).sendCopy(frame, vo, true)
 }
@@ -60,25 +58,34 @@ func (d *Device) FlushTx() {
 func (q *Queue) OffloadCaps() link.Offloads { return q.p.d.OffloadCaps() }
 
 func (q *Queue) SendOffload(frame []byte, o link.TxOffload) error {
-	vo, err := offloadOf(o)
+	vo, err := q.p.d.txOffload(o, &q.p.st)
 	if err != nil {
-		q.p.st.drop(DropTxBadOffload)
-		return fmt.Errorf("vnet: %s: %w", q.p.d.name, err)
+		return err
 	}
 	return q.p.sendCopy(frame, vo, false)
 }
 
 // SendOffloadDeferred and FlushTx are the Device's, on this pair only.
 func (q *Queue) SendOffloadDeferred(frame []byte, o link.TxOffload) error {
-	vo, err := offloadOf(o)
+	vo, err := q.p.d.txOffload(o, &q.p.st)
 	if err != nil {
-		q.p.st.drop(DropTxBadOffload)
-		return fmt.Errorf("vnet: %s: %w", q.p.d.name, err)
+		return err
 	}
 	return q.p.sendCopy(frame, vo, true)
 }
 
 func (q *Queue) FlushTx() { q.p.flush() }
+
+// txOffload is offloadOf for a send: a request it refuses is counted as a
+// drop in st and the error names the device.
+func (d *Device) txOffload(o link.TxOffload, st *queueStats) (Offload, error) {
+	vo, err := offloadOf(o)
+	if err != nil {
+		st.drop(DropTxBadOffload)
+		return vo, fmt.Errorf("vnet: %s: %w", d.name, err)
+	}
+	return vo, nil
+}
 
 // offloadOf translates a link request into the header's fields.
 func offloadOf(o link.TxOffload) (Offload, error) {

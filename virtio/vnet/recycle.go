@@ -24,7 +24,7 @@ const framePoolMax = 32
 type framePool struct {
 	mu                              sync.Mutex
 	free                            [][]byte
-	size                            int // capacity of every pooled buffer; set by the first get
+	size                            int // capacity of every pooled buffer: the device's largest frame (readConfig)
 	hits, misses, returned, refused uint64
 }
 

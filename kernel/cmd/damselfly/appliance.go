@@ -85,9 +85,7 @@ func runAppliance(ctx context.Context) error {
 			microvm.Mark("file warm-up (root)")
 			kernel.Klog.Debugf("appliance: warm-up read of / from the root: %d bytes (%v)", n, err)
 		default:
-			code, err := httpd.WarmUp(httpd.New(httpd.Config{Files: m.root.FS(), Name: "warm-up"}), "/")
-			microvm.Mark("http warm-up (root)")
-			kernel.Klog.Debugf("appliance: warm-up GET / of the root answered %d (%v)", code, err)
+			warmHTTP(m.root.FS(), "root")
 		}
 	}()
 
@@ -135,11 +133,7 @@ func runAppliance(ctx context.Context) error {
 	select {
 	case m = <-mounted:
 	default:
-		go func() {
-			code, err := httpd.WarmUp(httpd.New(httpd.Config{Files: welcome(), Name: "warm-up"}), "/")
-			microvm.Mark("http warm-up (built-in page)")
-			kernel.Klog.Debugf("appliance: warm-up GET / of the built-in page answered %d (%v)", code, err)
-		}()
+		go warmHTTP(welcome(), "built-in page")
 		m = <-mounted
 	}
 	if m.err != nil {
@@ -166,6 +160,14 @@ func runAppliance(ctx context.Context) error {
 	microvm.Mark("appliance up printed")
 	<-ctx.Done()
 	return nil
+}
+
+// warmHTTP sends GET / of fsys through a throw-away server (httpd.WarmUp);
+// what names the files in the boot profile and the log.
+func warmHTTP(fsys fs.FS, what string) {
+	code, err := httpd.WarmUp(httpd.New(httpd.Config{Files: fsys, Name: "warm-up"}), "/")
+	microvm.Mark("http warm-up (" + what + ")")
+	kernel.Klog.Debugf("appliance: warm-up GET / of the %s answered %d (%v)", what, code, err)
 }
 
 // rootMount is what mounting the root gave.
