@@ -37,29 +37,40 @@ type Queue struct {
 	cpus  []cpuState
 }
 
-// cpuState is the per-CPU part of a Queue.
+// cpuState is the per-CPU part of a Queue. Its fields are grouped by who writes them, each
+// group on its own cache lines: a line that one CPU writes and another polls moves between
+// them on every write.
 type cpuState struct {
+	_ cacheLinePad
 	// npoll is 1 while the CPU polls its FIFOs (running, or a doorbell already rung) and 0
 	// while it waits on the doorbell. A sender that swaps it from 0 to 1 rings the doorbell.
+	// Senders read it on every send; it is written only when the CPU goes idle or is rung.
 	npoll atomic.Uint32
+	// extLen is the length of ext, read by the CPU on every poll so that it can skip extMu
+	// when ext is empty; written by external senders, which are rare.
+	extLen atomic.Int32
+	_      cacheLinePad
 
 	// ext is the queue for senders that are not CPUs (host goroutines, device emulation).
-	// extMu guards it; extLen lets the CPU skip the lock when it is empty.
-	extMu  sync.Mutex
-	ext    []entry
-	extLen atomic.Int32
+	// extMu guards it.
+	extMu sync.Mutex
+	ext   []entry
+	_     cacheLinePad
+
+	// Written only by this CPU from here on.
+
 	// extSpare is the slice drain ran last, emptied, handed back as ext at the next take:
 	// the two alternate, so a steady stream of external sends allocates nothing. Only the
 	// CPU touches it (nil while a nested drain holds it).
 	extSpare []entry
-
-	// depth counts nested Process calls. Written only by this CPU.
+	// depth counts nested Process calls.
 	depth int
 	// syncs are the cpusync requests this CPU has joined and not yet finished; while any
-	// remain, Process does not return (the CPU is quiesced). Written only by this CPU.
+	// remain, Process does not return (the CPU is quiesced).
 	syncs []*syncReq
 
 	stats cpuCounters
+	_     cacheLinePad
 }
 
 // cpuCounters are written by their CPU (atomically, so that Stats may read them any time).
@@ -157,7 +168,9 @@ func (q *Queue) enqueue(from, to int, fn Func, arg any) uint64 {
 
 // kick rings to's doorbell unless it is polling.
 func (q *Queue) kick(from, to int) {
-	if q.cpus[to].npoll.CompareAndSwap(0, 1) {
+	// Load first: while the target polls, npoll stays 1 and its line stays shared by both
+	// CPUs; a CAS would take the line from the target on every send.
+	if q.cpus[to].npoll.Load() == 0 && q.cpus[to].npoll.CompareAndSwap(0, 1) {
 		q.cpus[from].stats.doorbells.Add(1)
 		q.bell.Ring(to)
 		return
