@@ -3,6 +3,7 @@ package ipi
 import (
 	"fmt"
 	"math/bits"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,11 @@ type Queue struct {
 	ncpu  int
 	bell  Doorbell
 	spin  int
+	// spinYield is a mask of the Idle turns after which a polling CPU yields its core:
+	// every 64th while each CPU can have a core of its own (GOMAXPROCS >= CPUs, the guest's
+	// case), every turn when CPUs outnumber cores and a polling CPU only delays the one it
+	// waits for.
+	spinYield int
 	fifos [][]*fifo // fifos[from][to]
 	cpus  []cpuState
 }
@@ -102,7 +108,10 @@ func New(ncpu int, opts Options) *Queue {
 	if size < 2 || size&(size-1) != 0 {
 		panic(fmt.Sprintf("ipi: FIFO size %d is not a power of two >= 2", size))
 	}
-	q := &Queue{ncpu: ncpu, bell: opts.Doorbell, spin: opts.IdleSpin}
+	q := &Queue{ncpu: ncpu, bell: opts.Doorbell, spin: opts.IdleSpin, spinYield: 63}
+	if runtime.GOMAXPROCS(0) < ncpu {
+		q.spinYield = 0
+	}
 	if q.bell == nil {
 		q.bell = NewHostDoorbell(ncpu)
 	}
@@ -320,8 +329,8 @@ func (q *Queue) Idle(cpu int, timeout time.Duration) {
 			return
 		}
 		// Poll hard (the point of spinning is a fast reaction), but let others run now
-		// and then when CPUs share cores.
-		if i%64 == 63 {
+		// and then (see spinYield).
+		if i&q.spinYield == q.spinYield {
 			q.bell.Relax()
 		}
 	}
