@@ -25,8 +25,8 @@ func TestSchedPort(t *testing.T) {
 	s.Run(1, sched.ThreadOpts{Name: "io"}, func(td *sched.Thread) {
 		do := func(b *Bio) error {
 			msg := &BioMsg{Bio: b}
-			msg.Init(nil, 0)
-			return td.DoMsg(port, msg)
+			msg.Init(msg, nil, 0)
+			return td.DoMsg(port, &msg.Msg)
 		}
 		// A queued read (EASYNC), replied through an IPI.
 		b := make([]byte, 4096)

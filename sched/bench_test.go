@@ -45,7 +45,7 @@ func BenchmarkDoMsgSync(b *testing.B) {
 		m := newMsg(1, nil, 0)
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			td.DoMsg(p, m)
+			td.DoMsg(p, &m.Msg)
 		}
 		b.StopTimer()
 		h := handlerVar
@@ -58,7 +58,7 @@ func BenchmarkDoMsgSync(b *testing.B) {
 			}
 			t1 := time.Now()
 			for i := 0; i < chunk; i++ {
-				td.DoMsg(p, m)
+				td.DoMsg(p, &m.Msg)
 			}
 			t2 := time.Now()
 			ratios = append(ratios, float64(t2.Sub(t1))/float64(t1.Sub(t0)))
@@ -92,7 +92,7 @@ func benchDoMsg(b *testing.B, ncpu, server int) {
 		b.ResetTimer()
 		cm := cpumeter.Start(b)
 		for i := 0; i < b.N; i++ {
-			td.DoMsg(p, m)
+			td.DoMsg(p, &m.Msg)
 		}
 		b.StopTimer()
 		cm.Stop()

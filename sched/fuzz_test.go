@@ -257,10 +257,10 @@ func runLifecycle(td *Thread, ops []byte) string {
 				p, wantErr = ports[3], errTest
 			}
 			if mm.st != stIdle {
-				fail = expectPanic("domsg in flight", func() { td.DoMsg(p, mm.m) })
+				fail = expectPanic("domsg in flight", func() { td.DoMsg(p, &mm.m.Msg) })
 				break
 			}
-			if err := td.DoMsg(p, mm.m); err != wantErr {
+			if err := td.DoMsg(p, &mm.m.Msg); err != wantErr {
 				fail = fmt.Sprintf("DoMsg op %d = %v", op, err)
 			}
 			mm.flags, mm.inflight, mm.replied, mm.aborted = MsgDone|MsgReply, false, op == 9, false

@@ -14,7 +14,7 @@ type testMsg struct {
 
 func newMsg(id int, reply *Port, opts MsgFlags) *testMsg {
 	m := &testMsg{id: id}
-	m.Init(reply, opts)
+	m.Init(m, reply, opts)
 	return m
 }
 

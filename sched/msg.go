@@ -13,8 +13,10 @@ import (
 //		off int64
 //	}
 //
-// The embedding gives the struct the Base method, so *readMsg is a Message; receivers get
-// the Message back and type-assert it.
+// The embedding gives the struct the Base method, so *readMsg is a Message. Init records
+// the outer message in its header (m.Init(m, reply, opts)); receivers and handlers get that
+// Message back and type-assert it. DoMsg takes the header itself (td.DoMsg(p, &m.Msg)), as
+// lwkt_domsg takes the embedded lwkt_msg; the other entry points take the Message.
 //
 // Life cycle and flags. A message starts DONE (Init). SendMsg and DoMsg clear DONE and REPLY
 // and hand it to the target port's put function, which either completes it in the caller's
@@ -81,7 +83,9 @@ type Message interface {
 	Base() *Msg
 }
 
-// Msg is the message header; embed it.
+// Msg is the message header; embed it, and call Init with the embedding value before the
+// first send. Do not copy a Msg once initialised (go vet reports copies: it holds atomics):
+// it records the outer message it belongs to.
 type Msg struct {
 	// ReplyPort receives the reply. DoMsg uses the calling thread's port if it is nil.
 	ReplyPort *Port
@@ -89,6 +93,11 @@ type Msg struct {
 	// message not yet done. It typically asks the target (by message) to finish the
 	// message early; the target must tolerate an abort racing a completion.
 	AbortFn func(c *CPU, m Message)
+
+	// self is the outer message embedding this header, set by Init (nil: never
+	// initialised). DoMsg hands it to the port's handler, and a port's queue gives it back
+	// to the receiver, so neither goes through the Message interface's Base method.
+	self Message
 
 	opts     MsgFlags // option bits, set by Init; the originator's, read-only in flight
 	flags    MsgFlags // state bits, owned by the holder
@@ -102,21 +111,32 @@ type Msg struct {
 	// Queue linkage, owned by the port whose queue holds it.
 	qnext, qprev *Msg
 	onPort       *Port
-	self         Message
 }
 
 // Base returns m itself; it makes every struct embedding Msg a Message.
 func (m *Msg) Base() *Msg { return m }
 
 // Init readies m for use: DONE, with reply port reply and the options in opts (DROPABLE,
-// ABORTABLE, PRIORITY; other bits panic). It must not be in flight.
-func (m *Msg) Init(reply *Port, opts MsgFlags) {
+// ABORTABLE, PRIORITY; other bits panic). self is the message m is the header of, the outer
+// value embedding m (self.Base() must be m): receivers and handlers get self. It must not be
+// in flight. As DragonFly's lwkt_initmsg.
+//
+//	m := &readMsg{off: 4096}
+//	m.Init(m, nil, 0)
+func (m *Msg) Init(self Message, reply *Port, opts MsgFlags) {
+	if self == nil {
+		panic("sched: Msg.Init: nil self (pass the message embedding this Msg)")
+	}
+	if self.Base() != m {
+		panic(fmt.Sprintf("sched: Msg.Init: self (%T) does not embed this Msg: its Base is another header", self))
+	}
 	if opts&^optionFlags != 0 {
 		panic(fmt.Sprintf("sched: Msg.Init: %v are not option flags", opts&^optionFlags))
 	}
 	if m.inflight && m.flags&MsgDone == 0 {
 		panic("sched: Msg.Init on a message in flight")
 	}
+	m.self = self
 	m.ReplyPort = reply
 	m.opts = opts
 	m.flags = MsgDone
@@ -151,6 +171,10 @@ func (m *Msg) begin(op string, p *Port) {
 //
 //go:noinline
 func (m *Msg) beginSlow(op string, p *Port) {
+	if m.self == nil {
+		// Init never ran: flags are still 0, so begin's DONE test sent us here.
+		panic("sched: " + op + ": message not initialised with Init (Msg.Init(self, reply, opts))")
+	}
 	if p == nil {
 		panic("sched: " + op + ": nil port")
 	}
@@ -187,47 +211,84 @@ func (td *Thread) SendMsg(p *Port, m Message) {
 	td.assertRunning("SendMsg").SendMsg(p, m)
 }
 
-// DoMsg sends m to p and waits for the result. If p's put function completes m in the
-// caller's context this costs about a function call; otherwise the thread blocks until the
-// reply. m's reply port must be one td can wait on (its own thread port, the default, or a
-// spin port).
-func (td *Thread) DoMsg(p *Port, m Message) error {
-	c := td.assertRunning("DoMsg")
-	b := m.Base()
-	// begin, written out: this is the path that must cost about a function call. inflight
-	// is only read by the originator, which is here, so it is set only if we wait; it is
-	// already false (beginSlow clears it when a previous reply was taken by GetMsg).
-	if b.flags&(MsgDone|MsgQueued) != MsgDone || b.ReplyPort == nil || p == nil ||
-		b.opts&MsgAbortable != 0 || b.replied.Load() != 0 {
-		b.beginSlow("DoMsg", p)
-		if b.ReplyPort == nil {
-			b.ReplyPort = td.port
-		}
+// DoMsg sends the message whose header is m to p and waits for the result. If p's put
+// function completes it in the caller's context this costs about a function call;
+// otherwise the thread blocks until the reply. m's reply port must be one td can wait on
+// (its own thread port, the default, or a spin port).
+//
+// DoMsg takes the header, as DragonFly's lwkt_domsg takes the embedded lwkt_msg: callers
+// pass &om.Msg (or om.Base(), the same pointer and a static call) for their message om,
+// and the port's put function or handler receives the outer message Init recorded
+// (om itself). Taking *Msg rather than Message keeps the interface method call Base out of
+// the synchronous fast path. The other entry points (SendMsg, ReplyMsg, ForwardMsg,
+// AbortMsg, DropMsg, WaitMsg) take the Message as before: they are not on that path, and
+// receivers hold the outer message.
+//
+// The fast path is a DoMsg from the owner of a service port (NewServicePort): the handler
+// runs here, with no put function call, no reply-port traffic and no locked instruction.
+// Everything that is not a plain send of a message at rest (a message never initialised,
+// in flight, still queued after a reply, ABORTABLE, without a reply port yet, a nil port,
+// a caller that is not the running thread) and every other port takes doMsgSlow.
+func (td *Thread) DoMsg(p *Port, m *Msg) error {
+	// One combined test, so the fast path pays one branch per check and no call. A
+	// message never initialised has flags 0 (Init sets DONE), so it fails the first test.
+	// inflight is only read by the originator, which is here, so it is set only if we
+	// wait; it is already false (beginSlow clears it when a previous reply was taken by
+	// GetMsg).
+	if c := td.home; c == nil || c.cur != td || m.flags&(MsgDone|MsgQueued) != MsgDone ||
+		m.ReplyPort == nil || p == nil || p.directFor != td || m.opts&MsgAbortable != 0 ||
+		m.replied.Load() != 0 {
+		return td.doMsgSlow(p, m)
 	}
-	if b.target != p { // (skips a write barrier when a message is reused on one port)
-		b.target = p
+	if m.target != p { // (skips a write barrier when a message is reused on one port)
+		m.target = p
 	}
-	b.flags = MsgSync
-	if p.owner != td || !p.direct {
-		return td.doMsgPut(c, p, m, b)
-	}
+	m.flags = MsgSync
 	// A service port's put with its owner as the caller: exactly what servicePut does,
 	// without the indirect call.
-	err := p.handler(td, m)
+	err := p.handler(td, m.self)
 	if err == EASYNC {
-		b.inflight = true
-		return td.WaitMsg(m)
+		m.inflight = true
+		return td.waitMsg(m)
 	}
-	if err != nil || b.err != nil {
-		b.err = err
+	if err != nil || m.err != nil {
+		m.err = err
 	}
-	b.flags = MsgDone | MsgReply
+	m.flags = MsgDone | MsgReply
+	return err
+}
+
+// doMsgSlow is DoMsg for everything but the fast path: the checks that panic, the resets
+// of a message reused after an asynchronous reply or an abort, the default reply port, and
+// ports whose put function must run.
+//
+//go:noinline
+func (td *Thread) doMsgSlow(p *Port, m *Msg) error {
+	c := td.assertRunning("DoMsg")
+	m.beginSlow("DoMsg", p)
+	if m.ReplyPort == nil {
+		// Before the put: a put function or handler may reply before it returns.
+		m.ReplyPort = td.port
+	}
+	m.err = nil
+	m.target = p
+	m.flags = MsgSync
+	if p.directFor != td {
+		return td.doMsgPut(c, p, m)
+	}
+	err := p.handler(td, m.self)
+	if err == EASYNC {
+		m.inflight = true
+		return td.waitMsg(m)
+	}
+	m.err = err
+	m.flags = MsgDone | MsgReply
 	return err
 }
 
 // doMsgPut is DoMsg through the port's put function.
-func (td *Thread) doMsgPut(c *CPU, p *Port, m Message, b *Msg) error {
-	err := p.putFn(c, p, m)
+func (td *Thread) doMsgPut(c *CPU, p *Port, b *Msg) error {
+	err := p.putFn(c, p, b.self)
 	if err != EASYNC {
 		b.err = err
 		b.flags = MsgDone | MsgReply
@@ -240,14 +301,18 @@ func (td *Thread) doMsgPut(c *CPU, p *Port, m Message, b *Msg) error {
 		panic(fmt.Sprintf("sched: DoMsg: thread %v sent to its own port %q, which only it receives from", td, p.name))
 	}
 	b.inflight = true
-	return td.WaitMsg(m)
+	return td.waitMsg(b)
 }
 
 // WaitMsg waits until m has been replied and returns its error, taking it off the reply
 // port's queue if it was queued there. Called by the thread that waits on m's reply port.
 func (td *Thread) WaitMsg(m Message) error {
+	return td.waitMsg(m.Base())
+}
+
+// waitMsg is WaitMsg on the header.
+func (td *Thread) waitMsg(b *Msg) error {
 	td.assertRunning("WaitMsg")
-	b := m.Base()
 	if !b.inflight {
 		return b.err // completed on the fast path, or never sent
 	}

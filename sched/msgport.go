@@ -58,7 +58,9 @@ type Port struct {
 	putFn   PutFunc
 	replyFn ReplyFunc
 	handler Handler
-	direct  bool // putFn is servicePut (SetPut clears it)
+	// directFor is the owner while putFn is servicePut (SetPut clears it): a DoMsg from
+	// that thread calls handler itself. One field, so DoMsg tests it with one compare.
+	directFor *Thread
 
 	// Receive side: owned by the owner's CPU (PortThread) or guarded by lock (PortSpin).
 	lock    spinLock
@@ -81,7 +83,7 @@ func NewServicePort(td *Thread, h Handler) *Port {
 	p := newThreadPort(td)
 	p.handler = h
 	p.putFn = servicePut
-	p.direct = true
+	p.directFor = td
 	return p
 }
 
@@ -119,7 +121,7 @@ func (p *Port) Owner() *Thread { return p.owner }
 // messages synchronously and calls p.Queue for the rest). Set it before the port is used.
 func (p *Port) SetPut(fn PutFunc) {
 	p.putFn = fn
-	p.direct = false
+	p.directFor = nil
 }
 
 // Queue is the default put of a thread or spin port: it queues m and returns EASYNC.
@@ -182,7 +184,7 @@ func threadPutIPI(cpu int, arg any) {
 func (p *Port) queueLocal(c *CPU, m Message) {
 	b := m.Base()
 	b.flags |= MsgQueued
-	p.insert(b, m)
+	p.insert(b)
 	if p.waiting {
 		c.scheduleLocal(p.owner)
 	}
@@ -221,7 +223,7 @@ func (p *Port) replyLocal(c *CPU, m Message) {
 	b.flags |= MsgDone
 	if b.flags&MsgSync == 0 {
 		b.flags |= MsgQueued
-		p.insert(b, m)
+		p.insert(b)
 	}
 	b.replied.Store(1)
 	if p.waiting {
@@ -235,7 +237,7 @@ func spinPut(c *CPU, p *Port, m Message) error {
 	b := m.Base()
 	p.lock.lock()
 	b.flags |= MsgQueued
-	p.insert(b, m)
+	p.insert(b)
 	ws := p.takeWaiters()
 	p.lock.unlock()
 	wakeAll(c, ws)
@@ -248,7 +250,7 @@ func spinReply(c *CPU, p *Port, m Message) {
 	b.flags |= MsgDone
 	if b.flags&MsgSync == 0 {
 		b.flags |= MsgQueued
-		p.insert(b, m)
+		p.insert(b)
 	}
 	b.replied.Store(1)
 	ws := p.takeWaiters()
@@ -458,8 +460,8 @@ type msgList struct {
 	n          int
 }
 
-func (p *Port) insert(b *Msg, m Message) {
-	b.self = m
+// insert queues b; pop gives back b.self, the outer message recorded by Init.
+func (p *Port) insert(b *Msg) {
 	b.onPort = p
 	l := &p.q
 	if b.opts&MsgPriority != 0 {
@@ -506,9 +508,7 @@ func (p *Port) pop() Message {
 		return nil
 	}
 	p.remove(b)
-	m := b.self
-	b.self = nil
-	return m
+	return b.self
 }
 
 // Len returns the number of queued messages. Receiver side only.

@@ -184,7 +184,7 @@ func TestMisuseFromOutside(t *testing.T) {
 	s.Run(0, ThreadOpts{}, func(x *Thread) { td = x })
 	for name, f := range map[string]func(){
 		"Yield":  td.Yield,
-		"DoMsg":  func() { td.DoMsg(td.Port(), newMsg(1, nil, 0)) },
+		"DoMsg":  func() { td.DoMsg(td.Port(), &newMsg(1, nil, 0).Msg) },
 		"GetMsg": func() { td.GetMsg(td.Port()) },
 	} {
 		if msg, ok := mustPanic(f); !ok || !strings.Contains(msg, "not the running thread") {
@@ -332,7 +332,7 @@ func TestSendMsgExternalAndOwnPortDeadlock(t *testing.T) {
 		m := td.WaitPort(td.Port())
 		td.ReplyMsg(m, errTest)
 		// A DoMsg to its own plain port can only wait forever: refused.
-		if msg, ok := mustPanic(func() { td.DoMsg(td.Port(), newMsg(2, nil, 0)) }); !ok || !strings.Contains(msg, "own port") {
+		if msg, ok := mustPanic(func() { td.DoMsg(td.Port(), &newMsg(2, nil, 0).Msg) }); !ok || !strings.Contains(msg, "own port") {
 			t.Errorf("own-port DoMsg: %q %v", msg, ok)
 		}
 		// The spin port got the reply; receive it here (any thread may).

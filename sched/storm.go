@@ -83,12 +83,12 @@ func Storm(s *System, cfg StormConfig) (StormResult, error) {
 		for j := 0; j < cfg.ClientsPerCPU; j++ {
 			clients = append(clients, s.GoExternal(cpu, ThreadOpts{Name: "storm-client", Pinned: true}, func(td *Thread) {
 				m := &stormMsg{}
-				m.Init(td.Port(), 0)
+				m.Init(m, td.Port(), 0)
 				for k := 0; k < cfg.MsgsPerClient; k++ {
 					target := (cpu + 1 + (j+k)%max(n-1, 1)) % n
 					m.seq, m.hits = k, 0
 					if k%2 == 0 {
-						if err := td.DoMsg(portOf[target], m); err != nil {
+						if err := td.DoMsg(portOf[target], &m.Msg); err != nil {
 							bad.Add(1)
 						}
 					} else {
@@ -111,7 +111,7 @@ func Storm(s *System, cfg StormConfig) (StormResult, error) {
 	s.Run(0, ThreadOpts{Name: "storm-stop"}, func(td *Thread) {
 		for cpu := 0; cpu < n; cpu++ {
 			q := &stormMsg{quit: true}
-			q.Init(td.Port(), 0)
+			q.Init(q, td.Port(), 0)
 			td.SendMsg(portOf[cpu], q)
 		}
 	})

@@ -81,7 +81,7 @@ func TestStress(t *testing.T) {
 				m := newMsg(id, nil, 0)
 				p := servers[r.IntN(ncpu)]
 				if k%2 == 0 {
-					if err := td.DoMsg(p, m); err != nil {
+					if err := td.DoMsg(p, &m.Msg); err != nil {
 						t.Errorf("DoMsg: %v", err)
 					}
 				} else {

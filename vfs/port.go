@@ -181,7 +181,7 @@ func (p *Port) sendExternal(m *Msg) bool {
 	if p.closed.Load() {
 		return false
 	}
-	m.Msg.Init(p.reply, 0)
+	m.Msg.Init(m, p.reply, 0)
 	m.tried = true
 	p.sys.SendMsgExternal(p.queue, m)
 	return true
@@ -220,9 +220,9 @@ func (p *Port) DoMsgThread(td *sched.Thread, m *Msg) error {
 		m.Err = EBADF
 		return m.Err
 	}
-	m.Msg.Init(nil, 0)
+	m.Msg.Init(m, nil, 0)
 	m.tried, m.done, m.reply = false, nil, nil
-	td.DoMsg(p.queue, m)
+	td.DoMsg(p.queue, &m.Msg)
 	return m.Err
 }
 
@@ -254,7 +254,7 @@ func (p *Port) close() {
 		}
 		for range p.threads {
 			m := &Msg{stop: true}
-			m.Msg.Init(p.reply, 0)
+			m.Msg.Init(m, p.reply, 0)
 			p.sys.SendMsgExternal(p.queue, m)
 		}
 	})

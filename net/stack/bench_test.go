@@ -190,10 +190,10 @@ func BenchmarkSocketCall(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			sys.Run(tc.cpu, sched.ThreadOpts{Name: "bench", Prio: sched.PriUser}, func(td *sched.Thread) {
 				m := &barrierlessMsg{}
-				m.Init(nil, 0)
+				m.Init(m, nil, 0)
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					if err := td.DoMsg(p.loop.Port(), m); err != nil {
+					if err := td.DoMsg(p.loop.Port(), &m.Msg); err != nil {
 						b.Error(err)
 						return
 					}

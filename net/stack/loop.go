@@ -105,7 +105,7 @@ func (l *Loop) start(f LoopFactory, id int, poll Poll, now func() time.Time, ser
 	l.exited = make(chan struct{})
 	l.in = newInbox(l.wake)
 	l.kickReply = sched.NewReplyPort("netisr-kick", func(*sched.CPU, *sched.Port, sched.Message) {})
-	l.kick.Init(l.kickReply, 0)
+	l.kick.Init(&l.kick, l.kickReply, 0)
 	// The port is the thread's own, made by the thread before it runs
 	// anything; start waits for it so that no sender sees it unset.
 	ready := make(chan struct{})

@@ -38,7 +38,7 @@ var waiters = sync.Pool{New: func() any { return newWaiter(1) }}
 // closed) call returns ErrClosed and m is abandoned.
 func (s *Stack) call(p *proto, m sockMsg) error {
 	w := waiters.Get().(*waiter)
-	m.Base().Init(w.port, 0)
+	m.Base().Init(m, w.port, 0)
 	p.loop.sendExternal(m)
 	select {
 	case <-w.ch:

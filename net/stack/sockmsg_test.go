@@ -119,7 +119,7 @@ func TestSocketMessageReplies(t *testing.T) {
 	}
 	w := newWaiter(1)
 	stray := &strayMsg{}
-	stray.Init(w.port, 0)
+	stray.Init(stray, w.port, 0)
 	a.sys.SendMsgExternal(p.loop.Port(), stray)
 	if err := (<-w.ch).Base().Err(); !errors.Is(err, errNotSocketMsg) {
 		t.Fatalf("foreign message type: %v", err)
@@ -172,7 +172,7 @@ func TestManySendsInFlight(t *testing.T) {
 	msgs := make([]tcpSendMsg, n)
 	for i := range msgs {
 		m := &msgs[i]
-		m.Init(w.port, 0)
+		m.Init(m, w.port, 0)
 		m.c, m.b, m.gen = e.cli, data[i*size:(i+1)*size], 1
 		e.a.post(e.cli.p, m)
 	}
@@ -206,7 +206,7 @@ func TestManySendsInFlight(t *testing.T) {
 	}
 	// Fill the pipe again, then close under the kept sends.
 	for i := range msgs {
-		msgs[i].Init(w.port, 0)
+		msgs[i].Init(&msgs[i], w.port, 0)
 		msgs[i].n = 0
 		e.a.post(e.cli.p, &msgs[i])
 	}
@@ -242,7 +242,7 @@ func TestCancelSends(t *testing.T) {
 	data := pattern(4, 16*(16<<10))
 	msgs := make([]tcpSendMsg, 16)
 	for i := range msgs {
-		msgs[i].Init(w.port, 0)
+		msgs[i].Init(&msgs[i], w.port, 0)
 		msgs[i].c, msgs[i].b, msgs[i].gen = e.cli, data[i*(16<<10):(i+1)*(16<<10)], 5
 		e.a.post(e.cli.p, &msgs[i])
 	}
@@ -301,8 +301,8 @@ func TestDoMsgInlineVersusQueued(t *testing.T) {
 	var ran *sched.Thread
 	e.sys.Run(0, sched.ThreadOpts{Name: "user", Prio: sched.PriUser}, func(td *sched.Thread) {
 		m := &funcMsg{fn: func() { ran = p.loop.Thread().CPU().Current() }}
-		m.Init(nil, 0)
-		if err := td.DoMsg(p.loop.Port(), m); err != nil {
+		m.Init(m, nil, 0)
+		if err := td.DoMsg(p.loop.Port(), &m.Msg); err != nil {
 			t.Errorf("inline DoMsg: %v", err)
 		}
 	})
@@ -315,8 +315,8 @@ func TestDoMsgInlineVersusQueued(t *testing.T) {
 	}
 	e.sys.Run(1, sched.ThreadOpts{Name: "user", Prio: sched.PriUser}, func(td *sched.Thread) {
 		m := &funcMsg{fn: func() { ran = p.loop.Thread().CPU().Current() }}
-		m.Init(nil, 0)
-		if err := td.DoMsg(p.loop.Port(), m); err != nil {
+		m.Init(m, nil, 0)
+		if err := td.DoMsg(p.loop.Port(), &m.Msg); err != nil {
 			t.Errorf("queued DoMsg: %v", err)
 		}
 	})
@@ -349,7 +349,7 @@ func TestStopAnswersQueuedMessages(t *testing.T) {
 	onThread(e.b, p, func() {
 		c := p.loop.Thread().CPU()
 		for i := range ms {
-			ms[i].Init(w.port, 0)
+			ms[i].Init(&ms[i], w.port, 0)
 			c.SendMsg(p.loop.Port(), &ms[i])
 		}
 		p.loop.Stop()

@@ -128,7 +128,7 @@ func (c *TCPConn) ReadFrom(r io.Reader) (int64, error) {
 	}
 	w := newWaiter(1)
 	m := &tcpSpliceMsg{src: src, dst: c}
-	m.Init(w.port, 0)
+	m.Init(m, w.port, 0)
 	c.s.post(c.p, m)
 	canceled := false
 	for {

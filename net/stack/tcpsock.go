@@ -153,7 +153,7 @@ func (c *TCPConn) Read(b []byte) (int, error) {
 			c.rd = &reader{w: newWaiter(1)}
 		}
 		m := &c.rd.m
-		m.Init(c.rd.w.port, 0)
+		m.Init(m, c.rd.w.port, 0)
 		m.c, m.b, m.n = c, b, 0
 		c.s.post(c.p, m)
 		select {
@@ -220,7 +220,7 @@ func (c *TCPConn) Write(b []byte) (int, error) {
 			nfree--
 			m := &wr.ms[free[nfree]]
 			end := min(next+sendChunk, len(b))
-			m.Init(wr.w.port, 0)
+			m.Init(m, wr.w.port, 0)
 			m.c, m.b, m.gen, m.n = c, b[next:end], gen, 0
 			next = end
 			inflight++

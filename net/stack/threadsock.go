@@ -24,13 +24,13 @@ func (c *TCPConn) ReadThread(td *sched.Thread, b []byte) (int, error) {
 	}
 	c.lwktReaders.Store(true)
 	m := &tcpRecvMsg{c: c, b: b}
-	m.Init(nil, 0)
+	m.Init(m, nil, 0)
 	for {
 		if c.isClosed() {
 			return 0, c.opErr("read", net.ErrClosed)
 		}
 		seen := c.readEvents.Load()
-		err := td.DoMsg(c.p.loop.Port(), m)
+		err := td.DoMsg(c.p.loop.Port(), &m.Msg)
 		if !errors.Is(err, tcp.ErrWouldBlock) {
 			if errors.Is(err, tcp.ErrClosed) && c.isClosed() {
 				err = net.ErrClosed
@@ -55,7 +55,7 @@ func (c *TCPConn) WriteThread(td *sched.Thread, b []byte) (int, error) {
 		for firstErr == nil && next < len(b) && inflight < len(ms) {
 			m := &ms[(head+inflight)%len(ms)]
 			end := min(next+sendChunk, len(b))
-			m.Init(td.Port(), 0)
+			m.Init(m, td.Port(), 0)
 			// No deadlines: a generation no cancel reaches.
 			m.c, m.b, m.gen, m.n = c, b[next:end], ^uint64(0), 0
 			next = end
@@ -88,8 +88,8 @@ func (c *TCPConn) CloseThread(td *sched.Thread) error {
 		close(c.closed)
 		td.Wakeup(&c.readEvents)
 		m := &tcpMsg{op: opClose, c: c}
-		m.Init(nil, 0)
-		err = td.DoMsg(c.p.loop.Port(), m)
+		m.Init(m, nil, 0)
+		err = td.DoMsg(c.p.loop.Port(), &m.Msg)
 	})
 	if err != nil && !errors.Is(err, tcp.ErrClosed) {
 		return c.opErr("close", err)

@@ -141,7 +141,7 @@ func (c *UDPConn) WriteToUDPAddrPort(b []byte, dst netip.AddrPort) (int, error) 
 		src = netip.AddrPortFrom(c.s.iface().addr, src.Port())
 	}
 	m := &udpSendMsg{src: src, dst: dst, d: udp.Build(src, dst, b)}
-	m.Init(c.s.sink, 0)
+	m.Init(m, c.s.sink, 0)
 	c.s.post(c.s.threads[c.s.owner(src, dst)], m)
 	return len(b), nil
 }

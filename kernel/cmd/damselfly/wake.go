@@ -62,16 +62,16 @@ func wakeRoundTrips(n int) error {
 	var err error
 	sys.Run(0, sched.ThreadOpts{Name: "wake-client"}, func(td *sched.Thread) {
 		m := &wakeMsg{}
-		m.Init(nil, 0)
+		m.Init(m, nil, 0)
 		for range n {
 			t0 := time.Now()
-			if err = td.DoMsg(p, m); err != nil {
+			if err = td.DoMsg(p, &m.Msg); err != nil {
 				return
 			}
 			trips = append(trips, time.Since(t0))
 		}
 		stop := &wakeMsg{stop: true}
-		stop.Init(td.Port(), 0)
+		stop.Init(stop, td.Port(), 0)
 		td.SendMsg(p, stop)
 	})
 	if err != nil {
