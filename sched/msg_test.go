@@ -35,6 +35,77 @@ func TestMsgFlagTransitions(t *testing.T) {
 			e.flags(newMsg(1, e.td.Port(), 0), MsgDone, "after Init")
 			e.flags(newMsg(1, e.td.Port(), MsgDropable|MsgPriority), MsgDone|MsgDropable|MsgPriority, "with options")
 		}},
+		{"init refuses a self that does not embed this header", func(e *env) {
+			m, other := &testMsg{}, &testMsg{}
+			if msg, ok := mustPanic(func() { m.Init(other, nil, 0) }); !ok || !strings.Contains(msg, "does not embed this Msg") {
+				e.t.Errorf("Init with another message's header: %q %v", msg, ok)
+			}
+			if msg, ok := mustPanic(func() { m.Init(nil, nil, 0) }); !ok || !strings.Contains(msg, "nil self") {
+				e.t.Errorf("Init with nil self: %q %v", msg, ok)
+			}
+			// The refused Init left m uninitialised: DoMsg must still refuse it.
+			if msg, ok := mustPanic(func() { e.td.DoMsg(e.sync, &m.Msg) }); !ok || !strings.Contains(msg, "not initialised with Init") {
+				e.t.Errorf("DoMsg after a refused Init: %q %v", msg, ok)
+			}
+		}},
+		{"domsg on a message never initialised panics", func(e *env) {
+			own := NewServicePort(e.td, func(td *Thread, m Message) error { return nil })
+			for _, p := range []*Port{own, e.sync, e.q, e.remote} {
+				m := &testMsg{}
+				msg, ok := mustPanic(func() { e.td.DoMsg(p, &m.Msg) })
+				if !ok || !strings.Contains(msg, "DoMsg: message not initialised with Init") {
+					e.t.Errorf("DoMsg to %q of a message never initialised: %q %v", p.Name(), msg, ok)
+				}
+				if p.Len() != 0 {
+					e.t.Errorf("port %q queued the refused message", p.Name())
+				}
+			}
+			m := &testMsg{}
+			m.ReplyPort = e.td.Port()
+			if msg, ok := mustPanic(func() { e.td.SendMsg(e.q, m) }); !ok || !strings.Contains(msg, "SendMsg: message not initialised with Init") {
+				e.t.Errorf("SendMsg of a message never initialised: %q %v", msg, ok)
+			}
+		}},
+		{"handlers and receivers get the outer message", func(e *env) {
+			type outer struct {
+				testMsg
+				tag string
+			}
+			var got Message
+			own := NewServicePort(e.td, func(td *Thread, m Message) error { got = m; return nil })
+			o := &outer{tag: "o"}
+			o.Init(o, nil, 0)
+			if err := e.td.DoMsg(own, &o.Msg); err != nil || got != Message(o) {
+				e.t.Errorf("fast path handler got %T %v (err %v), want the outer message", got, got, err)
+			}
+			o.Init(o, e.td.Port(), 0)
+			e.td.SendMsg(e.q, o)
+			if r := e.td.GetMsg(e.q); r != Message(o) || r.(*outer).tag != "o" {
+				e.t.Errorf("receiver got %T %v, want the outer message", r, r)
+			}
+			e.td.ReplyMsg(o, nil)
+			if r := e.td.GetMsg(e.td.Port()); r != Message(o) {
+				e.t.Errorf("reply port gave %T %v, want the outer message", r, r)
+			}
+		}},
+		{"fast path handler keeps the message", func(e *env) {
+			// The handler forwards to CPU 1 and returns EASYNC: the reply may come before
+			// it returns, so DoMsg must have set the default reply port before calling it.
+			own := NewServicePort(e.td, func(td *Thread, m Message) error {
+				return td.CPU().ForwardMsg(e.remote, m)
+			})
+			m := newMsg(1, nil, 0)
+			m.val = 1
+			for i := 0; i < 3; i++ { // the second and third start from a reply taken back
+				if err := e.td.DoMsg(own, &m.Msg); err != nil {
+					e.t.Errorf("DoMsg %d = %v", i, err)
+				}
+				e.flags(m, MsgDone|MsgReply, "after a kept message's reply")
+			}
+			if m.val != 8 || m.ReplyPort != e.td.Port() {
+				e.t.Errorf("val %d reply port %v", m.val, m.ReplyPort)
+			}
+		}},
 		{"init rejects state bits", func(e *env) {
 			if _, ok := mustPanic(func() { newMsg(1, nil, MsgQueued) }); !ok {
 				e.t.Error("Init accepted QUEUED")
@@ -73,7 +144,7 @@ func TestMsgFlagTransitions(t *testing.T) {
 		}},
 		{"domsg synchronous result", func(e *env) {
 			m := newMsg(1, nil, 0)
-			if err := e.td.DoMsg(e.sync, m); err != errTest {
+			if err := e.td.DoMsg(e.sync, &m.Msg); err != errTest {
 				e.t.Errorf("DoMsg = %v", err)
 			}
 			e.flags(m, MsgDone|MsgReply, "after DoMsg")
@@ -86,7 +157,7 @@ func TestMsgFlagTransitions(t *testing.T) {
 				return errTest
 			})
 			m := newMsg(1, nil, 0)
-			if err := e.td.DoMsg(p, m); err != errTest || m.val != 1 || !sawSync {
+			if err := e.td.DoMsg(p, &m.Msg); err != errTest || m.val != 1 || !sawSync {
 				e.t.Errorf("DoMsg = %v val %d sync %v", err, m.val, sawSync)
 			}
 			e.flags(m, MsgDone|MsgReply, "after fast path")
@@ -94,7 +165,7 @@ func TestMsgFlagTransitions(t *testing.T) {
 		{"domsg cross cpu", func(e *env) {
 			m := newMsg(1, nil, 0)
 			m.val = 21
-			if err := e.td.DoMsg(e.remote, m); err != nil || m.val != 42 {
+			if err := e.td.DoMsg(e.remote, &m.Msg); err != nil || m.val != 42 {
 				e.t.Errorf("DoMsg = %v val %d", err, m.val)
 			}
 			e.flags(m, MsgDone|MsgReply, "after remote DoMsg")
