@@ -101,7 +101,8 @@ func newPort(fs Filesystem, sys *sched.System, threads int, name string) *Port {
 func (p *Port) System() *sched.System { return p.sys }
 
 // SchedPort returns the underlying sched port. LWKT code may send *Msg to it directly
-// (td.DoMsg, c.SendMsg) once the message is initialised with Msg.Init.
+// (td.DoMsg(p.SchedPort(), &m.Msg), c.SendMsg) once the message is initialised with
+// m.Msg.Init(m, reply, 0).
 func (p *Port) SchedPort() *sched.Port { return p.queue }
 
 // serve is a filesystem thread: it takes the next queued VOP, runs it on its helper
