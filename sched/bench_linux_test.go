@@ -71,7 +71,7 @@ func BenchmarkChanRoundTripCrossCore(b *testing.B) {
 	<-done
 	select {
 	case err := <-errc:
-		b.Fatalf("pinning a thread: %v", err)
+		b.Skipf("cannot pin a thread to a core here: %v", err)
 	default:
 	}
 }
