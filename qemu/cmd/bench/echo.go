@@ -80,6 +80,7 @@ func runEcho(ctx context.Context, o options, guests []guest, t target, ns *netns
 		return 2
 	}
 	loadStart := loadAvg()
+	warmUp(ctx, guests[0])
 	var runs []echoRun
 	for round := 1; round <= o.runs; round++ {
 		for _, g := range guests {
