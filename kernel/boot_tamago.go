@@ -102,7 +102,7 @@ func Run(app func(ctx context.Context)) {
 		Machine:    fmt.Sprintf("%s (%s, hypervisor %q)", m.Platform.Name, accel, m.Hypervisor.Signature),
 		CPUsOnline: m.Online, CPUsPresent: len(m.CPUs),
 		MemBytes: usable, HeapBytes: m.Heap.Size(),
-		TSCHz: m.TSCHz, TSCSource: m.TSCSource,
+		TSCHz: m.TSCHz, TSCSource: m.TSCSource, XCR0: m.XCR0,
 		Cmdline: m.Boot.Cmdline, Devices: devs,
 	}))
 	Klog.Infof("memory: usable %s", strings.Join(regions, " "))

@@ -44,11 +44,28 @@ func TestReadyLineAndBanner(t *testing.T) {
 		t.Errorf("ready line %q", got)
 	}
 	b := Banner(BootInfo{Machine: "qemu-microvm (TCG)", CPUsOnline: 2, CPUsPresent: 2, MemBytes: 256 << 20,
-		HeapBytes: 200 << 20, TSCHz: 2893456000, TSCSource: "pit", Cmdline: "shell", Devices: []string{"uart0 0x3f8"}})
+		HeapBytes: 200 << 20, TSCHz: 2893456000, TSCSource: "pit", XCR0: 7, Cmdline: "shell", Devices: []string{"uart0 0x3f8"}})
 	for _, s := range []string{"Damselfly " + Version, "qemu-microvm (TCG)", "2/2 online", "2893.456 MHz (pit)",
-		"256 MiB usable, heap 200 MiB", `cmdline: "shell"`, "device: uart0 0x3f8"} {
+		"cpu state: xcr0 0x7 (x87 sse avx)\n", "256 MiB usable, heap 200 MiB", `cmdline: "shell"`, "device: uart0 0x3f8"} {
 		if !strings.Contains(b, s) {
 			t.Errorf("banner lacks %q:\n%s", s, b)
+		}
+	}
+}
+
+func TestXCR0String(t *testing.T) {
+	for _, tc := range []struct {
+		xcr0 uint64
+		want string
+	}{
+		{0, "xsave off (x87 and sse only)"},
+		{3, "xcr0 0x3 (x87 sse)"},
+		{7, "xcr0 0x7 (x87 sse avx)"},
+		{0xe7, "xcr0 0xe7 (x87 sse avx opmask zmm_hi256 hi16_zmm)"},
+		{1<<9 | 7, "xcr0 0x207 (x87 sse avx 0x200)"},
+	} {
+		if got := XCR0String(tc.xcr0); got != tc.want {
+			t.Errorf("XCR0String(%#x) = %q, want %q", tc.xcr0, got, tc.want)
 		}
 	}
 }

@@ -5,6 +5,7 @@
 package kernel
 
 import (
+	"bytes"
 	"fmt"
 	"runtime"
 	"sort"
@@ -78,6 +79,8 @@ func smpSelfTest(t *T) error {
 	type result struct {
 		id   uint32
 		work uint64
+		xcr0 uint64
+		copy bool // a 64 KiB copy (the runtime's large-memmove path, AVX where enabled) came out right
 	}
 	var started atomic.Int32
 	results := make(chan result, n)
@@ -96,16 +99,29 @@ func smpSelfTest(t *T) error {
 			for j := 0; j < 100000; j++ { // work: an LCG
 				x = x*6364136223846793005 + 1442695040888963407
 			}
-			results <- result{microvm.LAPICID(), x}
+			src, dst := make([]byte, 64<<10), make([]byte, 64<<10+1)
+			for j := range src {
+				src[j] = byte(j*7 + int(x))
+			}
+			copy(dst[1:], src) // unaligned destination
+			results <- result{microvm.LAPICID(), x, microvm.XCR0(), bytes.Equal(dst[1:], src)}
 		}()
 	}
 	seen := map[uint32]bool{}
+	xcr0 := map[uint32]uint64{}
 	var ids []int
 	for i := 0; i < n; i++ {
 		r := <-results
 		if r.work == 0 {
 			return fmt.Errorf("work on lapic %d computed nothing", r.id)
 		}
+		if !r.copy {
+			return fmt.Errorf("a 64 KiB copy on lapic %d came out wrong", r.id)
+		}
+		if r.xcr0 != microvm.M.XCR0 {
+			return fmt.Errorf("lapic %d has xcr0 %#x, the boot CPU %#x", r.id, r.xcr0, microvm.M.XCR0)
+		}
+		xcr0[r.id] = r.xcr0
 		if !seen[r.id] {
 			ids = append(ids, int(r.id))
 		}
@@ -113,7 +129,7 @@ func smpSelfTest(t *T) error {
 	}
 	sort.Ints(ids)
 	for i, id := range ids {
-		t.Logf("cpu%d lapic %d ran its share", i, id)
+		t.Logf("cpu%d lapic %d ran its share, xcr0 %#x", i, id, xcr0[uint32(id)])
 	}
 	if len(seen) != n {
 		return fmt.Errorf("%d goroutines ran on %d distinct CPUs %v, want %d", n, len(seen), ids, n)

@@ -227,6 +227,7 @@ ramnext:
 	JMP	ramloop
 ramdone:
 	CALL	sse_enable(SB)
+	CALL	avx_enable(SB)		// xsave_amd64.s
 
 	MOVQ	runtime∕goos·RamStart(SB), SP
 	ADDQ	runtime∕goos·RamSize(SB), SP

@@ -35,6 +35,7 @@ type Machine struct {
 	TSCHz      uint64
 	TSCSource  string
 	EntryTSC   uint64 // TSC at the PVH entry
+	XCR0       uint64 // extended state the entry enabled (0: no XSAVE), see xsave_amd64.s
 	CPUs       []board.CPU
 	Online     int // CPUs running Go code
 	Target     int // CPUs meant to run: the MADT's, capped by smp=
@@ -120,6 +121,7 @@ func Init() {
 	now := rdtsc()
 	clock.SetFrequency(now, hz)
 	M.TSCHz, M.TSCSource = hz, src
+	M.XCR0, _ = readXCR0()
 	// Kernel time at the entry, by the measured rate (the clock itself
 	// only converts TSC values from its last rate change on).
 	entryNs = clock.Nanotime(now) - int64((now-M.EntryTSC)*1e3/(hz/1e6))

@@ -40,6 +40,25 @@ const (
 )
 
 func poke64(addr uintptr, v uint64) { *(*uint64)(unsafe.Pointer(addr)) = v }
+
+// tamagoAPStart is the tamago amd64 package's ·apstart, which apstart_xsave
+// jumps to; set by apBoot.plan before any AP starts, read only by APs.
+var tamagoAPStart uint64
+
+// apStartXSAVEAddr returns apstart_xsave's address (xsave_amd64.s).
+func apStartXSAVEAddr() uint64
+
+// readXCR0 returns this CPU's XCR0, ok false if CR4.OSXSAVE is clear
+// (xsave_amd64.s).
+func readXCR0() (xcr0 uint64, ok bool)
+
+// XCR0 returns the XCR0 of the CPU it runs on (0 if XSAVE is off there):
+// every CPU must have the boot CPU's (Machine.XCR0), or the runtime's AVX
+// code faults on the ones without.
+func XCR0() uint64 {
+	x, _ := readXCR0()
+	return x
+}
 func poke32(addr uintptr, v uint32) { *(*uint32)(unsafe.Pointer(addr)) = v }
 func poke16(addr uintptr, v uint16) { *(*uint16)(unsafe.Pointer(addr)) = v }
 
@@ -73,6 +92,11 @@ func (b *apBoot) plan(n int) {
 		}
 	}
 	apinitReloc(apInitAddr, apStartAddr)
+	// The trampoline calls the address at apStartAddr: make it ours, which
+	// enables the AVX state as the boot CPU's entry did, then goes on to the
+	// package's ·apstart (xsave_amd64.s).
+	tamagoAPStart = *(*uint64)(unsafe.Pointer(uintptr(apStartAddr)))
+	poke64(apStartAddr, apStartXSAVEAddr())
 	// real-mode GDT for the trampoline: null, 64-bit code, data
 	poke64(apGDTAddr+0x00, 0)
 	poke64(apGDTAddr+0x08, 0x00209a00000fffff)
