@@ -31,16 +31,16 @@ type Options struct {
 // counters. Construct with New; methods taking a cpu argument named from/cpu must be called
 // by that CPU (its scheduler or one of its threads).
 type Queue struct {
-	ncpu  int
-	bell  Doorbell
-	spin  int
+	ncpu int
+	bell Doorbell
+	spin int
 	// spinYield is a mask of the Idle turns after which a polling CPU yields its core:
 	// every 64th while each CPU can have a core of its own (GOMAXPROCS >= CPUs, the guest's
 	// case), every turn when CPUs outnumber cores and a polling CPU only delays the one it
 	// waits for.
 	spinYield int
-	fifos [][]*fifo // fifos[from][to]
-	cpus  []cpuState
+	fifos     [][]*fifo // fifos[from][to]
+	cpus      []cpuState
 }
 
 // cpuState is the per-CPU part of a Queue. Its fields are grouped by who writes them, each

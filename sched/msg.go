@@ -276,6 +276,9 @@ func (td *Thread) doMsgSlow(p *Port, m *Msg) error {
 	if p.directFor != td {
 		return td.doMsgPut(c, p, m)
 	}
+	// The handler call of DoMsg's fast path, repeated rather than shared: returning here
+	// for DoMsg to run it (one copy) made the fast path 2.7-2.8x a direct call instead of
+	// 2.0-2.3x (the frame and branches around the call change).
 	err := p.handler(td, m.self)
 	if err == EASYNC {
 		m.inflight = true
