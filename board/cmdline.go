@@ -107,8 +107,12 @@ type Config struct {
 	// GOGC is gogc=<percent>|off, the garbage collector's heap growth
 	// between collections as runtime/debug.SetGCPercent takes it (-1: off,
 	// collecting only near the memory limit); 0: the kernel's default.
-	GOGC   int
-	Virtio []VirtioMMIODevice
+	GOGC int
+	// IdleSpin is idlespin=<turns>: how many times an idle LWKT CPU polls its
+	// IPI queues before it halts (sched.Options.IdleSpin); 0, the default,
+	// halts at once.
+	IdleSpin int
+	Virtio   []VirtioMMIODevice
 
 	// Extra holds the values of options registered by other packages
 	// with Options.Add, by key.
@@ -217,6 +221,14 @@ func NewOptions() *Options {
 				return fmt.Errorf("%q is neither a percent in 10..100000 nor off", v)
 			}
 			c.GOGC = n
+			return nil
+		}},
+		{key: "idlespin", form: "idlespin=<0..1000000>", apply: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > 1000000 {
+				return fmt.Errorf("%q is not a number of polling turns in 0..1000000", v)
+			}
+			c.IdleSpin = n
 			return nil
 		}},
 		{key: "virtio_mmio.device", form: "virtio_mmio.device=<size>@<base>:<irq>", apply: parseVirtioMMIO},

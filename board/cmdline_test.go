@@ -42,6 +42,8 @@ func TestParseCmdline(t *testing.T) {
 		{"gogc=250", func(c *Config) { c.GOGC = 250 }},
 		{"gogc=off", func(c *Config) { c.GOGC = -1 }},
 		{"gogc=off gogc=10", func(c *Config) { c.GOGC = 10 }},
+		{"idlespin=200", func(c *Config) { c.IdleSpin = 200 }},
+		{"idlespin=0", func(c *Config) {}},
 		{"virtio_mmio.device=512@0xfeb00e00:12 virtio_mmio.device=4K@0xd0000000:5", func(c *Config) {
 			c.Virtio = []VirtioMMIODevice{{Base: 0xfeb00e00, Size: 512, IRQ: 12}, {Base: 0xd0000000, Size: 4096, IRQ: 5}}
 		}},
@@ -80,6 +82,9 @@ func TestParseCmdlineErrors(t *testing.T) {
 		{"gogc=9", "gogc=9", "neither a percent"},
 		{"gogc=-1", "gogc=-1", "neither a percent"},
 		{"gogc=on", "gogc=on", "neither a percent"},
+		{"idlespin=-1", "idlespin=-1", "not a number of polling turns"},
+		{"idlespin=1000001", "idlespin=1000001", "not a number of polling turns"},
+		{"idlespin=lots", "idlespin=lots", "not a number of polling turns"},
 		{"root=a;b", "root=a;b", "device name"},
 		{"virtio_mmio.device=512", "virtio_mmio.device=512", "missing '@'"},
 		{"virtio_mmio.device=1@0xffffffffffffffff:1", "virtio_mmio.device=1@0xffffffffffffffff:1", "wraps"},
@@ -132,7 +137,7 @@ func TestOptionsAdd(t *testing.T) {
 func FuzzParseCmdline(f *testing.F) {
 	for _, s := range []string{"", "poweroff", "selftest=time,smp poweroff", "ip=10.0.2.15/24,gw=10.0.2.2",
 		"dns=1.1.1.1", "virtio_mmio.device=512@0xfeb00e00:12", "smp=8 netpart=toeplitz loglevel=warn root=vda ro",
-		"bogus=", "=", "ip=dhcp,gw=1.2.3.4", "bootprofile poweroff", "gogc=off", "gogc=400"} {
+		"bogus=", "=", "ip=dhcp,gw=1.2.3.4", "bootprofile poweroff", "gogc=off", "gogc=400", "idlespin=200", "idlespin=x"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {

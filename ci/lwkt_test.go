@@ -14,7 +14,7 @@ import (
 
 var (
 	lwktRE      = regexp.MustCompile(`(?m)^lwkt: ok cpus=(\d+) msgs=(\d+) ipis=(\d+)/(\d+) switches=(\d+)\r?$`)
-	lwktBoundRE = regexp.MustCompile(`(?m)^lwkt: bound=(\d+)/(\d+) switch_checks=(\d+)\r?$`)
+	lwktBoundRE = regexp.MustCompile(`(?m)^lwkt: bound=(\d+)/(\d+) switch_checks=(\d+) idlespin=(\d+)\r?$`)
 	wakeRE      = regexp.MustCompile(`(?m)^wake: ok round_trips=(\d+) median_us=\d+ p99_us=\d+ max_us=\d+ over_5ms=(\d+)\r?$`)
 )
 
@@ -39,10 +39,14 @@ func TestBootLWKT(t *testing.T) {
 	if err := BuildKernelTags(root, "./kernel/cmd/damselfly", debugKernel, "lwktdebug"); err != nil {
 		t.Fatal(err)
 	}
+	// idlespin: the idle CPUs poll before they halt (kernel.SchedOptions);
+	// the storm and the wake test must work the same, and the option must
+	// reach the scheduler.
 	for _, v := range []struct {
-		smp   int
-		debug bool
-	}{{1, false}, {4, false}, {2, true}, {4, true}} {
+		smp      int
+		debug    bool
+		idlespin int
+	}{{1, false, 0}, {4, false, 0}, {2, true, 0}, {4, true, 0}, {2, false, 200}} {
 		v := v
 		name := fmt.Sprintf("smp%d", v.smp)
 		img := ""
@@ -50,10 +54,15 @@ func TestBootLWKT(t *testing.T) {
 			name += "-lwktdebug"
 			img = debugKernel
 		}
+		cmdline := "selftest=smp,lwkt,wake poweroff"
+		if v.idlespin != 0 {
+			name += fmt.Sprintf("-idlespin%d", v.idlespin)
+			cmdline = fmt.Sprintf("idlespin=%d %s", v.idlespin, cmdline)
+		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			smp := v.smp
-			out, res, err := boot(t, qemu.Config{Kernel: img, SMP: smp, Memory: "256M", Append: "selftest=smp,lwkt,wake poweroff"}, 90*time.Second)
+			out, res, err := boot(t, qemu.Config{Kernel: img, SMP: smp, Memory: "256M", Append: cmdline}, 90*time.Second)
 			if err != nil {
 				t.Fatalf("%v (status %d)", err, res.Status)
 			}
@@ -89,6 +98,9 @@ func TestBootLWKT(t *testing.T) {
 			}
 			if b[1] != b[2] || b[2] != strconv.Itoa(smp) {
 				t.Errorf("%s/%s schedulers bound, want %d", b[1], b[2], smp)
+			}
+			if b[4] != strconv.Itoa(v.idlespin) {
+				t.Errorf("schedulers poll %s turns when idle, want %d (idlespin=)", b[4], v.idlespin)
 			}
 			checks, _ := strconv.ParseUint(b[3], 10, 64)
 			if v.debug && checks < num(5) {

@@ -18,6 +18,9 @@ import (
 // switch checks that the local APIC of the CPU running it is the
 // scheduler's own.
 //
+// An idle CPU polls its IPI queues idlespin= turns (Config.IdleSpin) before
+// it halts.
+//
 // sched CPU k is the CPU whose LAPIC id is k: the board starts CPUs only
 // when their ids are 0..n-1 (board/microvm startCPUs).
 func SchedOptions() sched.Options {
@@ -33,6 +36,9 @@ func SchedOptions() sched.Options {
 			return nil
 		},
 		SwitchCheck: switchCheck,
+		// Polling before HLT trades CPU for wakeup latency (docs/lwkt.md, "Idle
+		// polling in the guest"); off unless the command line asks.
+		IdleSpin: Config.IdleSpin,
 	}
 }
 

@@ -118,6 +118,10 @@ func (s *System) Bound() (int, error) {
 	return int(s.bound.Load()), nil
 }
 
+// IdleSpin returns Options.IdleSpin: the polling turns an idle CPU makes before it waits on
+// its doorbell.
+func (s *System) IdleSpin() int { return s.opts.IdleSpin }
+
 // Stop makes every CPU's loop return at its next turn and waits for the goroutines Start
 // created. Threads that have not exited stay suspended (their goroutines are abandoned).
 func (s *System) Stop() {

@@ -19,7 +19,7 @@ func init() {
 //
 //	lwkt: ok cpus=<n> msgs=<n> ipis=<sent>/<avoided> switches=<n>
 //
-// then `lwkt: bound=<n>/<n> switch_checks=<n>`. Each scheduler goroutine
+// then `lwkt: bound=<n>/<n> switch_checks=<n> idlespin=<n>`. Each scheduler goroutine
 // is pinned to its CPU (kernel.SchedOptions); the doorbell is the channel
 // one, whose wake of a halted CPU is the runtime's LAPIC IPI (docs/lwkt.md,
 // "In the guest").
@@ -53,6 +53,6 @@ func lwktStorm() error {
 		return fmt.Errorf("%d of %d schedulers bound to their CPU: %v", bound, n, err)
 	}
 	fmt.Println(res.String())
-	fmt.Printf("lwkt: bound=%d/%d switch_checks=%d\n", bound, n, kernel.LWKTSwitchChecks())
+	fmt.Printf("lwkt: bound=%d/%d switch_checks=%d idlespin=%d\n", bound, n, kernel.LWKTSwitchChecks(), sys.IdleSpin())
 	return nil
 }
