@@ -23,7 +23,9 @@ import (
 // alone in paying the gap (391-581 ms to the first HTTP 200 against 289-383 for the
 // others). A plain boot with "poweroff" (QEMU ran 0.37 s) was not enough: the first
 // measured boots then took 421-435 ms against 345-368; after this one, 333-355 against
-// 320-323.
+// 320-323 in two short runs and 364-444 against 317-424 in three full ones, with the
+// guest's own boot_ms no longer an outlier: seen from the host the first boot is still
+// often the slowest, by less.
 //
 // It returns how long the warm-up QEMU ran.
 func warmUpBoot(ctx context.Context, g guest) (time.Duration, error) {
