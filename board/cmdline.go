@@ -204,8 +204,8 @@ func NewOptions() *Options {
 			return nil
 		}},
 		{key: "smp", form: "smp=<1..255>", apply: func(c *Config, v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 255 {
+			n, ok := intIn(v, 1, 255)
+			if !ok {
 				return fmt.Errorf("%q is not a CPU count in 1..255", v)
 			}
 			c.SMP = n
@@ -216,16 +216,16 @@ func NewOptions() *Options {
 				c.GOGC = -1
 				return nil
 			}
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 10 || n > 100000 {
+			n, ok := intIn(v, 10, 100000)
+			if !ok {
 				return fmt.Errorf("%q is neither a percent in 10..100000 nor off", v)
 			}
 			c.GOGC = n
 			return nil
 		}},
 		{key: "idlespin", form: "idlespin=<0..1000000>", apply: func(c *Config, v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 || n > 1000000 {
+			n, ok := intIn(v, 0, 1000000)
+			if !ok {
 				return fmt.Errorf("%q is not a number of polling turns in 0..1000000", v)
 			}
 			c.IdleSpin = n
@@ -234,6 +234,12 @@ func NewOptions() *Options {
 		{key: "virtio_mmio.device", form: "virtio_mmio.device=<size>@<base>:<irq>", apply: parseVirtioMMIO},
 	}
 	return o
+}
+
+// intIn parses v as a decimal integer in lo..hi.
+func intIn(v string, lo, hi int) (int, bool) {
+	n, err := strconv.Atoi(v)
+	return n, err == nil && n >= lo && n <= hi
 }
 
 // Add registers an option owned by another package: key=value, validated by
