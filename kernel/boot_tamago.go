@@ -6,20 +6,20 @@
 package kernel
 
 import (
-	"sync/atomic"
-
 	"context"
-	"damselfly/sched"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"damselfly/board"
 	"damselfly/board/microvm"
+	"damselfly/sched"
 )
 
 // Klog is the kernel log on the serial console; set by Run before anything
@@ -106,12 +106,19 @@ func Run(app func(ctx context.Context)) {
 		Cmdline: m.Boot.Cmdline, Devices: devs,
 	}))
 	Klog.Infof("memory: usable %s", strings.Join(regions, " "))
+	if w := m.Warm; w.Count > 0 {
+		Klog.Infof("boot: warm reset %d: cleared %d MiB %v of the last boot's memory in %v",
+			w.Count, w.Cleared.Size()>>20, w.Cleared, w.Took.Round(time.Microsecond))
+	}
 	for _, n := range m.Notes {
 		Klog.Warnf("%s", n)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	shutdown := func(why string, success bool) {
+	// stop cancels the application's context and runs the shutdown hooks
+	// (services stop, filesystems are synced and unmounted); it reports
+	// whether all of it succeeded. shutdown then powers off, reboot resets.
+	stop := func(why string, success bool) bool {
 		Klog.Infof("shutdown: %s", why)
 		cancel()
 		Shutdown.Run(func(name string, err error) {
@@ -122,8 +129,17 @@ func Run(app func(ctx context.Context)) {
 			}
 			Klog.Infof("shutdown: %s done", name)
 		})
+		return success
+	}
+	shutdown := func(why string, success bool) {
+		success = stop(why, success)
 		Klog.Infof("power off")
 		microvm.PowerOff(success)
+	}
+	reboot := func(why string) {
+		stop(why, true)
+		Klog.Infof("reset")
+		microvm.Reboot()
 	}
 	if microvm.OnPowerButton(func() { shutdown("power button pressed", true) }) {
 		if m.Platform.GEDBase != 0 {
@@ -148,7 +164,7 @@ func Run(app func(ctx context.Context)) {
 		shutdown("poweroff on the command line", true)
 	}
 	if cfg.Shell {
-		sh := NewShell(system{shutdown: shutdown})
+		sh := NewShell(system{shutdown: shutdown, reboot: reboot})
 		err := sh.Serve(microvm.Console{}, microvm.Console{})
 		Klog.Infof("shell ended: %v", err)
 	}
@@ -210,6 +226,7 @@ func (system) LWKTStats() string {
 // system is the shell's view of the machine.
 type system struct {
 	shutdown func(why string, success bool)
+	reboot   func(why string)
 }
 
 func (system) CPUs() []CPUInfo {
@@ -255,5 +272,9 @@ func (system) Stats() []Stat {
 	}
 }
 
-func (system) Reboot()     { microvm.Reboot() }
+func (s system) Reboot()   { s.reboot("reboot from the shell") }
 func (s system) PowerOff() { s.shutdown("poweroff from the shell", true) }
+
+func (system) SelfTestNames() []string { return Tests.Names() }
+
+func (system) RunSelfTests(w io.Writer, names []string) bool { return Tests.Run(w, Klog, names) }

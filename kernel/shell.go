@@ -48,6 +48,13 @@ type LWKTReporter interface {
 	LWKTStats() string   // one line per CPU: threads, run queue, switches, IPIs
 }
 
+// SelfTester is implemented by a System that can run the kernel's
+// self-tests on demand: the shell then has a selftest command.
+type SelfTester interface {
+	SelfTestNames() []string
+	RunSelfTests(w io.Writer, names []string) bool // one result line per name; all passed
+}
+
 // Stat is one named counter.
 type Stat struct {
 	Name  string
@@ -96,6 +103,19 @@ func NewShell(sys System) *Shell {
 		}},
 	} {
 		s.cmds[c.Name] = c
+	}
+	if st, ok := sys.(SelfTester); ok {
+		s.cmds["selftest"] = Command{Name: "selftest", Args: "[<name>...]", Help: "run self-tests; none named: list them",
+			Run: func(w io.Writer, args []string) error {
+				if len(args) == 0 {
+					fmt.Fprintf(w, "self-tests: %s\n", strings.Join(st.SelfTestNames(), " "))
+					return nil
+				}
+				if !st.RunSelfTests(w, args) {
+					return errors.New("failed")
+				}
+				return nil
+			}}
 	}
 	return s
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"damselfly/board"
 )
 
 func readLines(t *testing.T, input string) ([]string, []error) {
@@ -167,5 +169,43 @@ func TestShellLWKTReports(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// testerSys runs self-tests from its own registry.
+type testerSys struct {
+	fakeSys
+	reg SelfTests
+}
+
+func (s *testerSys) SelfTestNames() []string { return s.reg.Names() }
+func (s *testerSys) RunSelfTests(w io.Writer, names []string) bool {
+	return s.reg.Run(w, NewLog(io.Discard, func() int64 { return 0 }, board.LogInfo), names)
+}
+
+func TestShellSelfTest(t *testing.T) {
+	sys := &testerSys{}
+	sys.reg.Register("pass", func(*T) error { return nil })
+	sys.reg.Register("fail", func(*T) error { return errors.New("off by one") })
+	var out strings.Builder
+	if err := NewShell(sys).Serve(strings.NewReader("selftest\nselftest pass\nselftest pass fail\nselftest nope\n"), &out); !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	o := out.String()
+	for _, want := range []string{
+		"self-tests: fail pass\r\n",
+		"selftest pass: ok\r\n",
+		"selftest fail: FAIL off by one\r\nselftest: failed\r\n",
+		"selftest nope: FAIL unknown self-test (known: fail, pass)\r\n",
+	} {
+		if !strings.Contains(o, want) {
+			t.Errorf("output lacks %q:\n%s", want, o)
+		}
+	}
+	// A machine that cannot run them has no such command.
+	out.Reset()
+	NewShell(&fakeSys{}).Serve(strings.NewReader("selftest\n"), &out)
+	if !strings.Contains(out.String(), "selftest: unknown command") {
+		t.Errorf("selftest without a tester:\n%s", out.String())
 	}
 }

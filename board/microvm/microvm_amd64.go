@@ -36,6 +36,7 @@ type Machine struct {
 	TSCSource  string
 	EntryTSC   uint64 // TSC at the PVH entry
 	XCR0       uint64 // extended state the entry enabled (0: no XSAVE), see xsave_amd64.s
+	Warm       WarmBoot
 	CPUs       []board.CPU
 	Online     int // CPUs running Go code
 	Target     int // CPUs meant to run: the MADT's, capped by smp=
@@ -121,6 +122,7 @@ func Init() {
 	now := rdtsc()
 	clock.SetFrequency(now, hz)
 	M.TSCHz, M.TSCSource = hz, src
+	M.Warm = readWarm(hz)
 	M.XCR0, _ = readXCR0()
 	// Kernel time at the entry, by the measured rate (the clock itself
 	// only converts TSC values from its last rate change on).
