@@ -136,3 +136,25 @@ func HeapRegion(rs []Region, start, min uint64) (Region, error) {
 	}
 	return Region{}, fmt.Errorf("memmap: kernel base %#x is not in usable RAM %v", start, rs)
 }
+
+// ExtraHeap picks the usable regions the heap can have besides its own block:
+// those starting at or above above (the end of that block and what sits on
+// it, such as the DMA window), cut at limit (the end of the identity map,
+// beyond which nothing is addressable). It returns them and the usable RAM
+// left out past limit.
+func ExtraHeap(usable []Region, above, limit uint64) (extra, beyond []Region) {
+	for _, r := range usable {
+		if r.Start < above {
+			continue
+		}
+		if r.End > limit {
+			cut := max(r.Start, limit)
+			beyond = append(beyond, Region{cut, r.End})
+			r.End = cut
+		}
+		if r.Start < r.End {
+			extra = append(extra, r)
+		}
+	}
+	return extra, beyond
+}

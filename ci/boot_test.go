@@ -232,6 +232,37 @@ func TestBootMatrix(t *testing.T) {
 	}
 }
 
+var bannerMemRE = regexp.MustCompile(`(?m)^memory: (\d+) MiB usable, heap (\d+) MiB\r?$`)
+
+// TestBootHighMemory boots a 6 GiB VM, whose RAM QEMU splits around the
+// 3-4 GiB device window: the heap must count the RAM above 4 GiB and use it
+// (selftest=highmem allocates until a chunk lies there and writes it).
+func TestBootHighMemory(t *testing.T) {
+	t.Parallel()
+	out, res, err := boot(t, qemu.Config{SMP: 2, Memory: "6G", Append: "selftest=highmem poweroff"}, 90*time.Second)
+	if err != nil {
+		t.Fatalf("%v (status %d)", err, res.Status)
+	}
+	m := bannerMemRE.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatal("no memory line in the banner")
+	}
+	var usable, heap uint64
+	fmt.Sscan(m[1], &usable)
+	fmt.Sscan(m[2], &heap)
+	// below the hole at most 3 GiB; the heap is the RAM less firmware,
+	// image, DMA window and the map below 16 MiB
+	if heap < 5<<10 || heap > usable {
+		t.Errorf("banner: %d MiB usable, heap %d MiB: want a heap over 5 GiB", usable, heap)
+	}
+	if !strings.Contains(out, "selftest highmem: ok") {
+		t.Error("no \"selftest highmem: ok\"")
+	}
+	if !strings.Contains(out, "info: memory: heap [0x1000000-") {
+		t.Error("no log line naming the heap's extra RAM")
+	}
+}
+
 // TestBootTCGMulti boots with one host thread per vCPU.
 func TestBootTCGMulti(t *testing.T) {
 	t.Parallel()

@@ -51,7 +51,7 @@ func Run(app func(ctx context.Context)) {
 		microvm.PowerOff(false)
 	}
 	Config = cfg
-	GC.Percent, GC.Limit = GCPolicy(cfg.GOGC, m.Heap.Size())
+	GC.Percent, GC.Limit = GCPolicy(cfg.GOGC, m.HeapSize())
 	debug.SetGCPercent(GC.Percent)
 	debug.SetMemoryLimit(GC.Limit)
 	Klog.SetLevel(cfg.LogLevel)
@@ -83,10 +83,6 @@ func Run(app func(ctx context.Context)) {
 	if m.Hypervisor.Signature == "KVMKVMKVM" {
 		accel = "KVM"
 	}
-	var regions []string
-	for _, r := range m.Usable {
-		regions = append(regions, r.String())
-	}
 	devs := []string{"uart0 16550 at io 0x3f8 (console)"}
 	for _, io := range m.ACPI.IOAPICs {
 		devs = append(devs, fmt.Sprintf("ioapic%d at %#x gsi %d", io.ID, io.Address, io.GSIBase))
@@ -101,14 +97,16 @@ func Run(app func(ctx context.Context)) {
 	os.Stdout.WriteString(Banner(BootInfo{
 		Machine:    fmt.Sprintf("%s (%s, hypervisor %q)", m.Platform.Name, accel, m.Hypervisor.Signature),
 		CPUsOnline: m.Online, CPUsPresent: len(m.CPUs),
-		MemBytes: usable, HeapBytes: m.Heap.Size(),
+		MemBytes: usable, HeapBytes: m.HeapSize(),
 		TSCHz: m.TSCHz, TSCSource: m.TSCSource, XCR0: m.XCR0,
 		Cmdline: m.Boot.Cmdline, Devices: devs,
 	}))
-	Klog.Infof("memory: usable %s", strings.Join(regions, " "))
-	if w := m.Warm; w.Count > 0 {
-		Klog.Infof("boot: warm reset %d: cleared %d MiB %v of the last boot's memory in %v",
-			w.Count, w.Cleared.Size()>>20, w.Cleared, w.Took.Round(time.Microsecond))
+	Klog.Infof("memory: usable %s", regionList(m.Usable))
+	if m.WarmBoots > 0 {
+		Klog.Infof("boot: warm reset %d: RAM holds the last boot's data, cleared as the heap takes it", m.WarmBoots)
+	}
+	if len(m.HeapExtra) > 0 {
+		Klog.Infof("memory: heap %v plus %s", m.Heap, regionList(m.HeapExtra))
 	}
 	for _, n := range m.Notes {
 		Klog.Warnf("%s", n)
@@ -169,6 +167,15 @@ func Run(app func(ctx context.Context)) {
 		Klog.Infof("shell ended: %v", err)
 	}
 	select {}
+}
+
+// regionList formats regions as "[a-b) [c-d)".
+func regionList(rs []board.Region) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = r.String()
+	}
+	return strings.Join(s, " ")
 }
 
 // BootProfileDone prints the boot's phase timeline (microvm.Profile), once,
@@ -240,7 +247,7 @@ func (system) CPUs() []CPUInfo {
 func (system) Mem() MemInfo {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	mi := MemInfo{Usable: board.TotalSize(microvm.M.Usable), Heap: microvm.M.Heap.Size(),
+	mi := MemInfo{Usable: board.TotalSize(microvm.M.Usable), Heap: microvm.M.HeapSize(),
 		HeapAlloc: ms.HeapAlloc, HeapSys: ms.HeapSys, TotalAlloc: ms.TotalAlloc, NumGC: uint64(ms.NumGC)}
 	for _, r := range microvm.M.Usable {
 		mi.Regions = append(mi.Regions, r.String())

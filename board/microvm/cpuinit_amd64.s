@@ -18,11 +18,11 @@
 //   - long mode (APM vol. 2, 14.6 "Enabling and Activating Long Mode");
 //   - RamSize is the E820 RAM entry that holds RamStart, less DMA_SIZE at
 //     its top, so the heap fits any -m (the Go side checks it again);
-//   - on a warm boot (a reset without power-off: the shell's reboot, QMP
-//     system_reset, a triple fault) the last boot's memory is still there,
-//     but the runtime takes memory past the image as zero (sbrk does not
-//     clear it): from the image's end to the top of the DMA window it is
-//     cleared before any Go code runs (warm_amd64.go reads the record);
+//   - a warm boot (a reset without power-off: the shell's reboot, QMP
+//     system_reset, a triple fault) is told from a cold one by a mark left
+//     in the board area; RAM still holds the last boot's data, so the
+//     runtime is told to clear memory as it first hands it out (its
+//     tamagoRAMDirty; warm_amd64.go);
 //   - SP at RamStart+RamSize-RamStackOffset, as the runtime expects.
 //
 // Until the far return below runs in 32-bit mode, every instruction must
@@ -245,31 +245,7 @@ ramdone:
 	JMP	warmdone
 warm:
 	INCQ	(WARM_COUNT-WARM_MARK)(BX)
-	RDTSC
-	MOVL	AX, (WARM_TSC0-WARM_MARK)(BX)
-	MOVL	DX, (WARM_TSC0-WARM_MARK+4)(BX)
-	MOVQ	$runtime·end(SB), DI		// the heap starts at the page after it
-	ADDQ	$0xfff, DI
-	ANDQ	$~0xfff, DI
-	MOVQ	DI, (WARM_START-WARM_MARK)(BX)
-	MOVQ	runtime∕goos·RamStart(SB), CX
-	ADDQ	runtime∕goos·RamSize(SB), CX
-	ADDQ	$DMA_SIZE, CX
-	MOVQ	CX, (WARM_END-WARM_MARK)(BX)
-	CMPQ	CX, DI
-	JLS	warmclear			// nothing above the image
-	// Under TCG this costs 2.5-3.5 us per 4 KiB page whichever way it
-	// is written (REP STOSQ, 8- or 16-byte stores, or skipping lines
-	// that read zero all measured the same: the time goes to the pages'
-	// first access, not the stores), so the plainest is kept.
-	SUBQ	DI, CX
-	SHRQ	$3, CX
-	XORL	AX, AX
-	REP;	STOSQ
-warmclear:
-	RDTSC
-	MOVL	AX, (WARM_TSC1-WARM_MARK)(BX)
-	MOVL	DX, (WARM_TSC1-WARM_MARK+4)(BX)
+	MOVB	$1, runtime·tamagoRAMDirty(SB)
 warmdone:
 
 	MOVQ	runtime∕goos·RamStart(SB), SP
@@ -279,19 +255,11 @@ warmdone:
 	STI
 	JMP	_rt0_tamago_start(SB)
 
-// func warmRecord() (count, tsc0, tsc1, start, end uint64)
-TEXT ·warmRecord(SB),NOSPLIT,$0-40
+// func warmCount() uint64
+TEXT ·warmCount(SB),NOSPLIT,$0-8
 	MOVQ	$WARM_COUNT, AX
-	MOVQ	0(AX), BX
-	MOVQ	BX, count+0(FP)
-	MOVQ	(WARM_TSC0-WARM_COUNT)(AX), BX
-	MOVQ	BX, tsc0+8(FP)
-	MOVQ	(WARM_TSC1-WARM_COUNT)(AX), BX
-	MOVQ	BX, tsc1+16(FP)
-	MOVQ	(WARM_START-WARM_COUNT)(AX), BX
-	MOVQ	BX, start+24(FP)
-	MOVQ	(WARM_END-WARM_COUNT)(AX), BX
-	MOVQ	BX, end+32(FP)
+	MOVQ	0(AX), AX
+	MOVQ	AX, ret+0(FP)
 	RET
 
 // func entryTSC() uint64

@@ -17,13 +17,9 @@
 #define ENTRY_TSC	(BOARD_AREA+0x45000)	// outside AREA_CLEAR
 // Warm boot record, outside AREA_CLEAR so that it survives a reset: WARM_MAGIC
 // at WARM_MARK once any boot got this far (fresh VMM memory reads zero), then
-// the count of warm boots and the TSC before and after their clearing.
+// the count of warm boots since.
 #define WARM_MARK	(BOARD_AREA+0x45008)
 #define WARM_COUNT	(BOARD_AREA+0x45010)
-#define WARM_TSC0	(BOARD_AREA+0x45018)
-#define WARM_TSC1	(BOARD_AREA+0x45020)
-#define WARM_START	(BOARD_AREA+0x45028)	// the cleared range
-#define WARM_END	(BOARD_AREA+0x45030)
 #define WARM_MAGIC	0x6d7261776c666d64	// "dmflwarm"
 #define IDT		(BOARD_AREA+0x44000)	// 256 gates of 16 bytes
 #define AREA_CLEAR	0x45000			// bytes zeroed at entry

@@ -30,13 +30,14 @@ type Machine struct {
 	Boot       board.BootInfo
 	ACPI       board.ACPIInfo
 	Usable     []board.Region // usable RAM
-	Heap       board.Region   // the runtime's part of it
+	Heap       board.Region   // the runtime's own block (image, break, boot stack)
+	HeapExtra  []board.Region // RAM given to the heap besides (above the 4 GiB hole)
 	DMA        board.Region   // the dma package's default region
 	TSCHz      uint64
 	TSCSource  string
 	EntryTSC   uint64 // TSC at the PVH entry
 	XCR0       uint64 // extended state the entry enabled (0: no XSAVE), see xsave_amd64.s
-	Warm       WarmBoot
+	WarmBoots  uint64 // warm boots before this one since power-on (warm_amd64.go)
 	CPUs       []board.CPU
 	Online     int // CPUs running Go code
 	Target     int // CPUs meant to run: the MADT's, capped by smp=
@@ -96,7 +97,9 @@ func Init() {
 		}
 	}
 	M.Platform = board.DetectPlatform(&M.ACPI)
+	M.WarmBoots = warmCount()
 	M.initMemory()
+	M.clearWarm()
 	Mark("boot info, acpi, memory map")
 
 	hz, src, err := tscFrequency(M.Hypervisor, M.Platform)
@@ -122,7 +125,7 @@ func Init() {
 	now := rdtsc()
 	clock.SetFrequency(now, hz)
 	M.TSCHz, M.TSCSource = hz, src
-	M.Warm = readWarm(hz)
+	M.addExtraRAM()
 	M.XCR0, _ = readXCR0()
 	// Kernel time at the entry, by the measured rate (the clock itself
 	// only converts TSC values from its last rate change on).

@@ -2,40 +2,31 @@
 
 package microvm
 
-import (
-	"time"
+import "unsafe"
 
-	"damselfly/board"
-)
-
-// WarmBoot is what the entry found of an earlier boot of this machine. A
-// reset that is not a power cycle (the shell's reboot, QMP system_reset, a
+// A reset that is not a power cycle (the shell's reboot, QMP system_reset, a
 // triple fault under a VMM that reboots on it) reloads the image but leaves
-// RAM as the last boot left it, while the runtime takes all memory past the
-// image as zero; so the entry (cpuinit_amd64.s) clears it first. It knows a
-// warm boot by a mark it leaves in the board area, where the image loader
-// never writes and which fresh memory holds as zero.
-type WarmBoot struct {
-	Count   uint64        // warm boots since the machine was powered on; 0: this one is cold
-	Cleared board.Region  // memory cleared at the entry: image end to top of the DMA window
-	Took    time.Duration // clearing time, by the TSC
-}
+// RAM as the last boot left it, while the runtime takes memory it has not
+// used as zero. The entry (cpuinit_amd64.s) knows a warm boot by a mark it
+// leaves in the board area, where no image loader writes and which fresh
+// memory holds as zero, and then sets the runtime's tamagoRAMDirty: the
+// runtime clears memory as it first hands it out (its sbrk and AddRAM), so
+// a reboot costs what the heap uses, not a clearing of all RAM. What the
+// board itself takes as zero outside the heap, the DMA window, it clears
+// (clearWarm).
 
 // defined in cpuinit_amd64.s
-func warmRecord() (count, tsc0, tsc1, start, end uint64)
+func warmCount() uint64
 
-// readWarm reads the entry's record; hz is the TSC rate.
-func readWarm(hz uint64) WarmBoot {
-	count, tsc0, tsc1, start, end := warmRecord()
-	if count == 0 {
-		return WarmBoot{}
+// WarmBoots is how many warm boots preceded this one since the machine was
+// powered on: 0 on a cold boot.
+func WarmBoots() uint64 { return warmCount() }
+
+// clearWarm clears, on a warm boot, the memory outside the heap that the
+// board hands out as zero: the DMA window.
+func (m *Machine) clearWarm() {
+	if m.WarmBoots == 0 || m.DMA.Size() == 0 {
+		return
 	}
-	w := WarmBoot{Count: count, Cleared: board.Region{Start: start, End: end}}
-	if end < start {
-		w.Cleared = board.Region{}
-	}
-	if hz != 0 && tsc1 >= tsc0 {
-		w.Took = time.Duration((tsc1 - tsc0) * 1e3 / (hz / 1e6))
-	}
-	return w
+	clear(unsafe.Slice((*byte)(unsafe.Pointer(uintptr(m.DMA.Start))), m.DMA.Size()))
 }

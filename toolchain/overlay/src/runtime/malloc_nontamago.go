@@ -14,3 +14,7 @@ const (
 	tamagoArenaBaseOffset   = 0
 	tamagoStackSystem       = 0
 )
+
+// tamagoRefilled reports whether a failed sbrk put memory on the free list
+// (tamagoram.go); sbrk never does on other systems.
+func tamagoRefilled() bool { return false }

@@ -107,14 +107,22 @@ func osinit() {
 
 // sbrk hands out memory from [bloc, heapEnd): the RAM region minus the
 // boot stack at its top (RamStackOffset plus the 64 KiB g0 stack of m0,
-// see rt0_go). It runs with memlock held (mem_sbrk.go).
+// see rt0_go). It runs with memlock held (mem_sbrk.go). When the region is
+// used up it moves RAM given by AddRAM onto the free list and fails, and
+// its callers look there again (tamagoram.go). After a warm reset it clears
+// what it hands out for the first time (tamagoRAMDirty).
 func sbrk(n uintptr) unsafe.Pointer {
 	bl := bloc
 	n = memRound(n)
 	if bl+n > tamagoHeapEnd() || bl+n < bl {
+		tamagoRefill(n)
 		return nil
 	}
 	if bl+n > blocMax {
+		if tamagoRAMDirty {
+			from := max(bl, blocMax)
+			memclrNoHeapPointers(unsafe.Pointer(from), bl+n-from)
+		}
 		blocMax = bl + n
 	}
 	bloc += n
