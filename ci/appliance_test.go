@@ -251,3 +251,69 @@ func TestBootAppliance(t *testing.T) {
 		t.Errorf("DELETEd file still on the image:\n%s", out)
 	}
 }
+
+// TestBootDiskFull fills a 2 MiB root through HTTP: the upload that does not
+// fit is answered 507 Insufficient Storage naming the cause, leaves nothing
+// behind (a smaller upload then fits and reads back), and the filesystem
+// stays consistent (e2fsck -fn after the power button).
+func TestBootDiskFull(t *testing.T) {
+	needE2fsprogs(t)
+	k := kernel(t)
+	src := filepath.Join(t.TempDir(), "site")
+	writeTree(t, src, map[string][]byte{"index.html": []byte("small disk\n")})
+	img := filepath.Join(t.TempDir(), "root.img")
+	mkext2(t, img, "1024", "2M", src)
+	httpPort := freePort(t)
+	vm := startUntil(t, qemu.Config{
+		Kernel: k, SMP: 2, Memory: "256M", QMP: filepath.Join(t.TempDir(), "qmp.sock"), Disks: []string{img},
+		Net: qemu.NetUser, HostFwd: []string{fmt.Sprintf("tcp:127.0.0.1:%d-:80", httpPort)},
+		Append: "root=/dev/vda rw",
+	}, "damselfly: appliance up", 90*time.Second, 3*time.Minute)
+	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	client := &http.Client{Timeout: 60 * time.Second}
+	put := func(path string, body []byte) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("PUT", base+path, bytes.NewReader(body))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("PUT %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	big, small := make([]byte, 3<<20), make([]byte, 500<<10)
+	for _, b := range [][]byte{big, small} {
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+	}
+	if code, body := put("/big.bin", big); code != http.StatusInsufficientStorage || !strings.Contains(body, "no space left on device") {
+		t.Errorf("PUT of 3 MiB on a 2 MiB disk: %d %q, want 507 naming the cause", code, body)
+	}
+	if code, body := put("/small.bin", small); code != http.StatusCreated {
+		t.Fatalf("PUT of 500 KiB after the failed one: %d %q (space not given back?)", code, body)
+	}
+	resp, err := client.Get(base + "/small.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Equal(got, small) {
+		t.Errorf("GET /small.bin: %d bytes, want the 500 KiB uploaded", len(got))
+	}
+	if err := vm.PowerButton(); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := vm.Wait(); err != nil || res.Status != qemu.StatusSuccess {
+		t.Fatalf("power off: %v (status %d)", err, res.Status)
+	}
+	if out, err := exec.Command("e2fsck", "-fn", img).CombinedOutput(); err != nil {
+		t.Fatalf("e2fsck -fn after the full disk: %v\n%s", err, out)
+	}
+	if out, _ := exec.Command("debugfs", "-R", "ls -l /", img).CombinedOutput(); strings.Contains(string(out), "big.bin") {
+		t.Errorf("the failed upload left a file behind:\n%s", out)
+	}
+}

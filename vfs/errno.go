@@ -1,6 +1,9 @@
 package vfs
 
-import "io/fs"
+import (
+	"io/fs"
+	"syscall"
+)
 
 // Errno is the error vocabulary shared by the VFS and the filesystems below it. Filesystems
 // return these (wrapped with context) so the VFS can map them to io/fs sentinels without knowing
@@ -59,8 +62,24 @@ func (e Errno) Error() string {
 	return "unknown vfs error"
 }
 
-// Is lets errors.Is(err, fs.ErrNotExist) and friends work on wrapped Errnos.
+// sysErrno is each Errno's twin in package syscall, so that code above the
+// VFS (an HTTP server telling "disk full" from other failures) can test for
+// it without importing the VFS.
+var sysErrno = [...]syscall.Errno{
+	EPERM: syscall.EPERM, ENOENT: syscall.ENOENT, EIO: syscall.EIO, EBADF: syscall.EBADF,
+	EACCES: syscall.EACCES, EBUSY: syscall.EBUSY, EEXIST: syscall.EEXIST, EXDEV: syscall.EXDEV,
+	ENOTDIR: syscall.ENOTDIR, EISDIR: syscall.EISDIR, EINVAL: syscall.EINVAL, EFBIG: syscall.EFBIG,
+	ENOSPC: syscall.ENOSPC, EROFS: syscall.EROFS, EMLINK: syscall.EMLINK,
+	ENAMETOOLONG: syscall.ENAMETOOLONG, ENOTEMPTY: syscall.ENOTEMPTY, ELOOP: syscall.ELOOP,
+	ENOTSUP: syscall.ENOTSUP,
+}
+
+// Is lets errors.Is(err, fs.ErrNotExist) and friends, and errors.Is(err,
+// syscall.ENOSPC) and its kind, work on wrapped Errnos.
 func (e Errno) Is(target error) bool {
+	if se, ok := target.(syscall.Errno); ok {
+		return e > 0 && int(e) < len(sysErrno) && sysErrno[e] == se
+	}
 	switch target {
 	case fs.ErrNotExist:
 		return e == ENOENT

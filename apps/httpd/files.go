@@ -12,6 +12,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"syscall"
 )
 
 // maxBuffered bounds how much of a file that offers neither Seek nor ReadAt
@@ -233,9 +234,14 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, name string) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// writeFSError maps io/fs sentinel errors to HTTP statuses.
+// writeFSError maps io/fs sentinel errors, and the syscall errnos of a
+// full disk or a file too large, to HTTP statuses.
 func writeFSError(w http.ResponseWriter, err error) {
 	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		http.Error(w, "insufficient storage: "+err.Error(), http.StatusInsufficientStorage)
+	case errors.Is(err, syscall.EFBIG):
+		http.Error(w, "too large: "+err.Error(), http.StatusRequestEntityTooLarge)
 	case errors.Is(err, fs.ErrNotExist):
 		http.Error(w, "not found", http.StatusNotFound)
 	case errors.Is(err, fs.ErrPermission):

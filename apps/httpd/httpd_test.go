@@ -4,14 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -295,4 +298,30 @@ func FuzzFSName(f *testing.F) {
 			t.Fatalf("fsName(%q) = %q escapes the root", p, name)
 		}
 	})
+}
+
+// failWriter fails every write with err.
+type failWriter struct{ err error }
+
+func (f failWriter) WriteFile(string, io.Reader) (int64, error) { return 0, f.err }
+func (f failWriter) Remove(string) error                        { return f.err }
+func (f failWriter) Sync() error                                { return nil }
+
+func TestPutErrors(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		code int
+		body string
+	}{
+		{fmt.Errorf("ext2: allocate block: %w", syscall.ENOSPC), http.StatusInsufficientStorage, "insufficient storage: ext2: allocate block: no space left on device"},
+		{fmt.Errorf("ext2: file size: %w", syscall.EFBIG), http.StatusRequestEntityTooLarge, "too large: ext2: file size: file too large"},
+		{fmt.Errorf("mount: %w", fs.ErrPermission), http.StatusForbidden, "forbidden"},
+		{errors.New("disk on fire"), http.StatusInternalServerError, "disk on fire"},
+	} {
+		s := New(Config{Files: testFS(), Writer: failWriter{tc.err}})
+		r := do(t, s, "PUT", "/up.bin", strings.NewReader("data"), nil)
+		if body := readBody(t, r); r.StatusCode != tc.code || !strings.Contains(body, tc.body) {
+			t.Errorf("%v: %d %q, want %d %q", tc.err, r.StatusCode, body, tc.code, tc.body)
+		}
+	}
 }
