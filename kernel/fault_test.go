@@ -73,7 +73,7 @@ func TestReportPageFault(t *testing.T) {
 	var b bytes.Buffer
 	r.Write(&b)
 	out := b.String()
-	for _, s := range []string{
+	wantAll(t, "report", out,
 		"panic: cpu exception 14: #PF page fault on cpu 1\n",
 		"fault address: 0x00000dead0000000 (cr2), error code 0x0: page not present, read, supervisor\n",
 		"rip 0x0000000010123407 <damselfly/kernel.faultTest+0x7>\n",
@@ -82,12 +82,7 @@ func TestReportPageFault(t *testing.T) {
 		"rflags 0x0000000000000246",
 		"=> 0x0000000010123407  488b00                 MOVQ 0(AX), AX <damselfly/kernel.faultTest+0x7>\n",
 		"   0x0000000010123404  4889c3                 MOVQ AX, BX",
-		"goroutine 7 [running]:\ndamselfly/kernel.faultTest()",
-	} {
-		if !strings.Contains(out, s) {
-			t.Errorf("report lacks %q:\n%s", s, out)
-		}
-	}
+		"goroutine 7 [running]:\ndamselfly/kernel.faultTest()")
 }
 
 func TestReportOtherVectors(t *testing.T) {
