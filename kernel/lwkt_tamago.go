@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync/atomic"
+	"time"
 
 	"damselfly/board/microvm"
 	"damselfly/sched"
@@ -27,7 +28,16 @@ func SchedOptions() sched.Options {
 	return sched.Options{
 		Bind: func(cpu int) error {
 			// System.Bound reports these; the self-test fails on them.
-			if !runtime.PinToProc(uint64(cpu)) {
+			// The M the runtime started for this CPU moments ago may
+			// not have run its minit, which sets its procid, yet:
+			// PinToProc then finds none there, so it is asked again a
+			// while (at -smp 4 under TCG, 1 boot in 8 needed it).
+			ok := runtime.PinToProc(uint64(cpu))
+			for deadline := time.Now().Add(pinWait); !ok && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+				ok = runtime.PinToProc(uint64(cpu))
+			}
+			if !ok {
 				return fmt.Errorf("no CPU with LAPIC id %d runs Go code (M procids %v)", cpu, runtime.PinProcIDs())
 			}
 			if id := microvm.LAPICID(); id != uint32(cpu) {
@@ -41,6 +51,9 @@ func SchedOptions() sched.Options {
 		IdleSpin: Config.IdleSpin,
 	}
 }
+
+// pinWait bounds how long Bind waits for an M to run on its CPU.
+const pinWait = time.Second
 
 // lwktSwitchChecks counts the LAPIC checks switchCheck made (lwktdebug
 // builds); written by every CPU's scheduler, read by self-tests.

@@ -124,9 +124,9 @@ func (b *apBoot) kick() {
 	if M.Hypervisor.Present {
 		initWait = 100 * time.Microsecond
 	}
-	AMD64.LAPIC.IPI(int(id), vector, 1<<lapic.ICR_INIT|lapic.ICR_DLV_INIT)
+	lapicIPI(uint32(id), uint32(vector|1<<lapic.ICR_INIT|lapic.ICR_DLV_INIT))
 	spinFor(initWait)
-	AMD64.LAPIC.IPI(int(id), vector, 1<<lapic.ICR_INIT|lapic.ICR_DLV_SIPI)
+	lapicIPI(uint32(id), uint32(vector|1<<lapic.ICR_INIT|lapic.ICR_DLV_SIPI))
 }
 
 // arrived waits up to a second for the APs kicked so far to count
@@ -147,14 +147,16 @@ func (b *apBoot) arrived() bool {
 }
 
 // finish starts every planned AP not yet started, each once the previous
-// one is through the trampoline, then lets the tamago package take them
-// into its task protocol (its GOMAXPROCS waits up to a second for the
-// count and reports a shortfall).
+// one is through the trampoline, then, once all have counted themselves
+// in, hands them to the runtime (handOver, task_amd64.go).
 func (b *apBoot) finish() {
 	for b.arrived() && b.kicked < len(b.ids) {
 		b.kick()
 	}
-	AMD64.GOMAXPROCS(b.kicked + 1)
+	if b.kicked == 0 || !b.arrived() {
+		return // the boot CPU alone (startCPUs reports the shortfall)
+	}
+	handOver(b.kicked + 1)
 }
 
 // spinFor busy-waits d on the TSC (the scheduler is not running other
