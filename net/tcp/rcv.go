@@ -81,7 +81,12 @@ func (c *Conn) receive(seq uint32, data []byte, fin bool) bool {
 		if fin {
 			r.finPending, r.finSeq = true, seq+uint32(len(data))
 		}
-		r.ackNow = true // a duplicate ACK (with SACK) tells the sender
+		if len(data) > 0 || fin {
+			// A duplicate ACK (with SACK) tells the sender. A bare
+			// ACK is not answered: two ends each waiting on a hole
+			// would ACK each other's ACKs until the holes filled.
+			r.ackNow = true
+		}
 		return false
 	}
 	wrote := 0

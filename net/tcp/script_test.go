@@ -1023,3 +1023,17 @@ func TestDSACKAboveGap(t *testing.T) {
 		t.Fatalf("D-SACK %+v", a.opts)
 	}
 }
+
+// TestNoACKOfBareACKAboveHole: a bare ACK from the peer whose sequence
+// number is above a hole in what we received (the peer's SND.NXT, its
+// data still in flight) draws no ACK; data there does. Two ends that
+// each wait on a hole used to ACK each other's ACKs until the holes
+// filled.
+func TestNoACKOfBareACKAboveHole(t *testing.T) {
+	sc := newScript(t, nil)
+	_, iss := sc.established(Options{HasMSS: true, MSS: 1000, SACKPerm: true})
+	sc.inject(seg{seq: peerISS + 1001, ack: iss + 1, flags: FlagACK, wnd: 65535, data: make([]byte, 1000)})
+	sc.expect(FlagACK, iss+1, peerISS+1)
+	sc.inject(seg{seq: peerISS + 2001, ack: iss + 1, flags: FlagACK, wnd: 65535})
+	sc.expectNone()
+}
