@@ -64,7 +64,6 @@ func (s *Stack) newConn(key fourTuple) *Conn {
 	c.rcv.buf.limit = s.cfg.RecvBufSize + 1<<maxWScale // slack: see rcv.window
 	c.rcv.size = s.cfg.RecvBufSize
 	c.snd.rto = s.cfg.InitialRTO
-	c.snd.reorder = dupThresh
 	c.snd.mss = 536 // RFC 9293 §3.7.1 default until the peer says otherwise
 	c.rcv.mss = s.mss()
 	c.tsOffset = s.tsOffsetFor(key.local, key.remote)
@@ -77,6 +76,7 @@ func (s *Stack) newConn(key fourTuple) *Conn {
 		c.timers[i] = timer{idx: -1, c: c, kind: timerKind(i)}
 	}
 	c.snd.rtoTimer = &c.timers[timerRTO]
+	c.snd.rackTimer = &c.timers[timerRACK]
 	c.snd.persistTimer = &c.timers[timerPersist]
 	c.rcv.delackTimer = &c.timers[timerDelACK]
 	c.keepaliveTimer = &c.timers[timerKeepalive]
@@ -311,6 +311,7 @@ func (c *Conn) enterTimeWait() {
 	c.snd.sb = scoreboard{}
 	s := c.s
 	s.stopTimer(c.snd.rtoTimer)
+	s.stopTimer(c.snd.rackTimer)
 	s.stopTimer(c.snd.persistTimer)
 	s.stopTimer(c.keepaliveTimer)
 	s.resetTimer(c.lifeTimer, 2*s.cfg.MSL)
@@ -373,6 +374,9 @@ func (c *Conn) pmtuUpdate(mtu int) {
 	if c.state.synchronized() && c.snd.nxt != c.snd.una {
 		c.snd.nxt = c.snd.una
 		c.snd.rttTiming = false
+		// Everything is resent at the new size: RACK times it anew.
+		c.snd.sb.forgetSent()
+		c.s.stopTimer(c.snd.rackTimer)
 		c.output()
 	}
 }

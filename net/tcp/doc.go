@@ -41,10 +41,12 @@
 // isn.go). Send side (snd.go): Nagle and TCP_NODELAY, sender SWS
 // avoidance, RTO per RFC 6298 with Karn's rule and exponential backoff,
 // initial window 10 (RFC 6928), fast retransmit with NewReno (RFC 6582),
-// SACK-based loss recovery (RFC 6675; sack.go), limited transmit (RFC 3042),
-// zero-window probes, keepalive. Receive side (rcv.go): out-of-order queue,
-// SACK generation (RFC 2018), delayed ACK (every second segment or
-// Config.DelayedACK), receiver SWS avoidance, window updates on Read.
+// SACK-based loss recovery (RFC 6675; sack.go) with RACK's time-based
+// loss detection (RFC 8985 §6; rack.go) in place of DupThresh, limited
+// transmit (RFC 3042), zero-window probes, keepalive. Receive side
+// (rcv.go): out-of-order queue, SACK generation (RFC 2018), delayed ACK
+// (every second segment or Config.DelayedACK), receiver SWS avoidance,
+// window updates on Read.
 // Congestion control: CUBIC (RFC 9438; cubic.go, the default) or NewReno
 // (reno.go). Listeners with a SYN backlog that falls back to SYN cookies
 // (syncookie.go) on overflow; window scale and SACK survive a cookie when
@@ -52,13 +54,12 @@
 // the quoted sequence number checked (RFC 5927).
 //
 // Reordering: the receiver reports duplicates with D-SACK (RFC 2883); the
-// sender uses them to raise its duplicate threshold (like Linux's
-// tp->reordering) and to undo a window reduction once every retransmission
-// of an episode proved spurious. Tail loss probes (RFC 8985 §7; tlp.go).
+// sender uses them to widen RACK's reordering window (RFC 8985 §6.2 step
+// 4) and to undo a window reduction once every retransmission of an
+// episode proved spurious. Tail loss probes (RFC 8985 §7; tlp.go).
 //
-// Not implemented: RACK's time-based loss detection (RFC 8985 §6; only its
-// tail loss probe is here), ECN, urgent data (URG is ignored; data is
-// delivered inline), TCP Fast Open, IPv6.
+// Not implemented: ECN, urgent data (URG is ignored; data is delivered
+// inline), TCP Fast Open, IPv6.
 //
 // # Timers
 //

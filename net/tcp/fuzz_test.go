@@ -90,10 +90,35 @@ func checkInvariants(t *testing.T, s *Stack) {
 		if c.rcv.buf.len() > c.rcv.buf.limit {
 			t.Fatalf("receive buffer overflow")
 		}
+		checkScoreboard(t, c)
 	}
 	for i, tm := range s.timers {
 		if tm.idx != i {
 			t.Fatalf("timer heap index broken")
 		}
+	}
+}
+
+// checkScoreboard asserts the invariants of the transmission records:
+// sorted, disjoint, within [SND.UNA, SND.MAX], never both SACKed and
+// lost, and lostBytes their lost total.
+func checkScoreboard(t testing.TB, c *Conn) {
+	t.Helper()
+	snd := &c.snd
+	lost := 0
+	for i, g := range snd.sb.segs {
+		if !seqLT(g.start, g.end) || seqLT(g.start, snd.una) || seqGT(g.end, snd.max) ||
+			i > 0 && seqLT(g.start, snd.sb.segs[i-1].end) {
+			t.Fatalf("%v: record %d [%d,%d) out of order or outside [%d,%d]", c.state, i, g.start, g.end, snd.una, snd.max)
+		}
+		if g.lost && g.sacked {
+			t.Fatalf("record [%d,%d) both SACKed and lost", g.start, g.end)
+		}
+		if g.lost {
+			lost += int(g.end - g.start)
+		}
+	}
+	if lost != snd.sb.lostBytes {
+		t.Fatalf("lostBytes %d, records hold %d", snd.sb.lostBytes, lost)
 	}
 }

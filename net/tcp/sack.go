@@ -1,6 +1,10 @@
 package tcp
 
-import "sort"
+import (
+	"slices"
+	"sort"
+	"time"
+)
 
 // SACK, RFC 2018 (blocks we send, from the out-of-order queue) and RFC 6675
 // (the sender's scoreboard of what the peer holds above SND.UNA).
@@ -64,21 +68,37 @@ func (r *receiver) sackBlocks(o *Options) {
 	}
 }
 
-// dupThresh is RFC 6675's DupThresh, the starting point of the adaptive
-// threshold (sender.reorder).
+// dupThresh is RFC 6675's DupThresh: the duplicate ACKs that start a
+// NewReno fast retransmit, and, for RACK (rack.go), the SACKed segments
+// past which a loss is presumed rather than reordering.
 const dupThresh = 3
 
-// maxReorder bounds the adaptive threshold, as Linux's tcp_max_reordering.
-const maxReorder = 300
-
-// scoreboard holds the SACKed ranges above SND.UNA, sorted and disjoint.
+// scoreboard is the sender's record of what it has in flight above
+// SND.UNA: the ranges the peer SACKed (blocks), and, on connections that
+// negotiated SACK, each transmission not yet cumulatively acknowledged
+// (segs) with when it last went out and whether RACK deemed it lost.
 type scoreboard struct {
-	blocks []SACKBlock
+	blocks []SACKBlock // sorted and disjoint
+
+	segs      []txSeg // sorted and disjoint; gaps are SACKed ranges skipped after a rewind
+	lostBytes int     // in segs marked lost and not retransmitted since
+}
+
+// txSeg is one transmission of a range of sequence space (data, and the
+// FIN). A range SACKed or retransmitted in part is split, so that each
+// txSeg is SACKed, lost and timed as a whole.
+type txSeg struct {
+	start, end uint32
+	xmit       time.Time // last (re)transmission
+	retrans    bool      // sent more than once
+	sacked     bool
+	lost       bool // RACK deemed it lost; cleared when retransmitted
 }
 
 // add merges b, ignoring blocks outside (una, max]; it reports whether
-// any byte was newly SACKed.
-func (sb *scoreboard) add(b SACKBlock, una, max uint32) bool {
+// any byte was newly SACKed, and passes each transmission that b newly
+// covers to delivered.
+func (sb *scoreboard) add(b SACKBlock, una, max uint32, delivered func(*txSeg)) bool {
 	if !seqLT(b.Start, b.End) || seqGT(b.End, max) || seqLEQ(b.End, una) {
 		return false // invalid, or a D-SACK below una (RFC 2883)
 	}
@@ -89,6 +109,7 @@ func (sb *scoreboard) add(b SACKBlock, una, max uint32) bool {
 	if before == b.End-b.Start {
 		return false
 	}
+	sb.sackSegs(b.Start, b.End, delivered)
 	i := sort.Search(len(sb.blocks), func(i int) bool { return seqGEQ(sb.blocks[i].End, b.Start) })
 	j := i
 	for j < len(sb.blocks) && seqLEQ(sb.blocks[j].Start, b.End) {
@@ -112,7 +133,119 @@ func (sb *scoreboard) trim(una uint32) {
 	}
 }
 
-func (sb *scoreboard) clear() { sb.blocks = sb.blocks[:0] }
+// clear forgets the SACKed ranges (the peer may renege after an RTO, RFC
+// 2018 §8) and the transmissions, which go-back-N sends again.
+func (sb *scoreboard) clear() {
+	sb.blocks = sb.blocks[:0]
+	sb.forgetSent()
+}
+
+// forgetSent drops the transmission records.
+func (sb *scoreboard) forgetSent() {
+	sb.segs = sb.segs[:0]
+	sb.lostBytes = 0
+}
+
+// segIndex returns the index of the first transmission ending above seq.
+func (sb *scoreboard) segIndex(seq uint32) int {
+	return sort.Search(len(sb.segs), func(i int) bool { return seqGT(sb.segs[i].end, seq) })
+}
+
+// split cuts the transmission holding seq, if seq falls inside one, in
+// two at seq.
+func (sb *scoreboard) split(seq uint32) {
+	i := sb.segIndex(seq)
+	if i == len(sb.segs) || !seqLT(sb.segs[i].start, seq) {
+		return
+	}
+	hi := sb.segs[i]
+	hi.start = seq
+	sb.segs[i].end = seq
+	sb.segs = slices.Insert(sb.segs, i+1, hi)
+}
+
+// sent records a transmission of [start, end) at now.
+func (sb *scoreboard) sent(start, end uint32, now time.Time, retrans bool) {
+	if !seqLT(start, end) {
+		return
+	}
+	if n := len(sb.segs); n == 0 || seqGEQ(start, sb.segs[n-1].end) {
+		sb.segs = append(sb.segs, txSeg{start: start, end: end, xmit: now, retrans: retrans})
+		return
+	}
+	// A retransmission: restamp what it covers, and record the parts
+	// that had no record (SACKed ranges forgotten by an RTO).
+	sb.split(start)
+	sb.split(end)
+	pos := start
+	i := sb.segIndex(start)
+	for ; i < len(sb.segs) && seqLT(sb.segs[i].start, end); i++ {
+		if g := &sb.segs[i]; seqLT(pos, g.start) {
+			sb.segs = slices.Insert(sb.segs, i, txSeg{start: pos, end: g.start, xmit: now, retrans: true})
+			i++
+		}
+		g := &sb.segs[i]
+		if g.lost {
+			g.lost = false
+			sb.lostBytes -= int(g.end - g.start)
+		}
+		g.xmit, g.retrans = now, true
+		pos = g.end
+	}
+	if seqLT(pos, end) {
+		sb.segs = slices.Insert(sb.segs, i, txSeg{start: pos, end: end, xmit: now, retrans: true})
+	}
+}
+
+// sackSegs marks the transmissions in [start, end) SACKed, passing each
+// newly SACKed one to delivered.
+func (sb *scoreboard) sackSegs(start, end uint32, delivered func(*txSeg)) {
+	if len(sb.segs) == 0 {
+		return
+	}
+	sb.split(start)
+	sb.split(end)
+	for i := sb.segIndex(start); i < len(sb.segs) && seqLEQ(sb.segs[i].end, end); i++ {
+		g := &sb.segs[i]
+		if g.sacked {
+			continue
+		}
+		g.sacked = true
+		if g.lost {
+			g.lost = false // only delayed, or repaired by an earlier retransmission
+			sb.lostBytes -= int(g.end - g.start)
+		}
+		delivered(g)
+	}
+}
+
+// ackSegs drops the transmissions below una, passing those not SACKed
+// before to delivered.
+func (sb *scoreboard) ackSegs(una uint32, delivered func(*txSeg)) {
+	if len(sb.segs) == 0 {
+		return
+	}
+	sb.split(una)
+	i := 0
+	for ; i < len(sb.segs) && seqLEQ(sb.segs[i].end, una); i++ {
+		g := &sb.segs[i]
+		if g.lost {
+			sb.lostBytes -= int(g.end - g.start)
+		}
+		if !g.sacked {
+			delivered(g)
+		}
+	}
+	sb.segs = sb.segs[i:]
+}
+
+// markLost marks segs[i] lost.
+func (sb *scoreboard) markLost(i int) {
+	if g := &sb.segs[i]; !g.lost && !g.sacked {
+		g.lost = true
+		sb.lostBytes += int(g.end - g.start)
+	}
+}
 
 // sackedBetween counts SACKed bytes in [from, to).
 func (sb *scoreboard) sackedBetween(from, to uint32) uint32 {
@@ -124,37 +257,6 @@ func (sb *scoreboard) sackedBetween(from, to uint32) uint32 {
 		}
 	}
 	return n
-}
-
-// unsackedBetween counts bytes in [from, to) not SACKed.
-func (sb *scoreboard) unsackedBetween(from, to uint32) int {
-	if !seqLT(from, to) {
-		return 0
-	}
-	return int(to-from) - int(sb.sackedBetween(from, to))
-}
-
-// lossEdge returns the sequence number below which every unSACKed byte is
-// lost by RFC 6675's IsLost: more than (DupThresh-1)*SMSS bytes, or
-// DupThresh discontiguous ranges, SACKed above it. With no such point it
-// returns una.
-func (sb *scoreboard) lossEdge(una uint32, smss, dupThresh int) uint32 {
-	edge := una
-	need := uint32((dupThresh - 1) * smss)
-	var acc uint32
-	for i := len(sb.blocks) - 1; i >= 0; i-- {
-		b := sb.blocks[i]
-		sz := b.End - b.Start
-		if acc+sz > need {
-			edge = seqMax(edge, b.End-(need-acc))
-			break
-		}
-		acc += sz
-	}
-	if n := len(sb.blocks); n >= dupThresh {
-		edge = seqMax(edge, sb.blocks[n-dupThresh].Start)
-	}
-	return edge
 }
 
 // covering returns the end of the block holding seq, if any.

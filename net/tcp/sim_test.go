@@ -82,6 +82,10 @@ type sim struct {
 	sent     int
 	free     [][]byte // packet buffers for reuse (only without tracing)
 	freePkts []*simPacket
+	// impair, if set, sees every segment that survived the random loss:
+	// it may drop it or hold it back for extra time (deterministic loss
+	// and reordering for targeted tests).
+	impair func(toB bool, seg []byte) (drop bool, extra time.Duration)
 }
 
 func (sm *sim) getBuf() []byte {
@@ -154,6 +158,14 @@ func (sm *sim) send(toB bool, src, dst netip.Addr, seg []byte) {
 	if sm.rng.Float64() < sm.cfg.Loss {
 		return
 	}
+	var extra time.Duration
+	if sm.impair != nil {
+		drop, d := sm.impair(toB, seg)
+		if drop {
+			return
+		}
+		extra = d
+	}
 	dir := 0
 	if toB {
 		dir = 1
@@ -181,7 +193,7 @@ func (sm *sim) send(toB bool, src, dst netip.Addr, seg []byte) {
 		if sm.rng.Float64() < sm.cfg.Corrupt {
 			d[sm.rng.Intn(len(d))] ^= byte(1 + sm.rng.Intn(255))
 		}
-		at := depart.Add(sm.cfg.Delay)
+		at := depart.Add(sm.cfg.Delay + extra)
 		if sm.cfg.Jitter > 0 {
 			at = at.Add(time.Duration(sm.rng.Int63n(int64(sm.cfg.Jitter))))
 		}

@@ -4,8 +4,9 @@ import "time"
 
 // The send side: the send buffer, segmentation (Nagle, sender SWS
 // avoidance), retransmission (RFC 6298 RTO with Karn's rule and backoff;
-// fast retransmit with NewReno (RFC 6582) or SACK-based recovery (RFC
-// 6675); limited transmit (RFC 3042)), zero-window probes and the handling
+// fast retransmit with NewReno (RFC 6582) or, with SACK, recovery of the
+// segments RACK (RFC 8985; rack.go) deems lost, in the manner of RFC
+// 6675; limited transmit (RFC 3042)), zero-window probes and the handling
 // of ACKs.
 //
 // Sequence space: buf holds every byte from bufSeq on that is not yet
@@ -47,16 +48,15 @@ type sender struct {
 	inRecovery bool
 	recover    uint32 // RFC 6582 "recover": max when recovery began
 	afterRTO   bool   // dup ACKs below recover are from before an RTO
-	highRxt    uint32 // RFC 6675 HighRxt
-	rexmitUna  bool   // retransmit the segment at una first
+	rexmitUna  bool   // the first retransmission of an episode goes whatever cwnd says
 	sb         scoreboard
+	rack       rackState // loss detection with SACK (rack.go)
+	rackTimer  *timer    // RACK's reordering timer
 
 	// Reordering: D-SACKs (RFC 2883) that show a fast retransmission was
-	// spurious raise the duplicate threshold (as Linux's tp->reordering
-	// does) and, once every retransmission of an episode is shown
-	// spurious, undo its window reduction (RFC 3708 §3, in the manner of
-	// Linux's undo_retrans).
-	reorder     int // duplicate threshold in segments, >= 3
+	// spurious widen RACK's reordering window (rack.go) and, once every
+	// retransmission of an episode is shown spurious, undo its window
+	// reduction (RFC 3708 §3, in the manner of Linux's undo_retrans).
 	undoRetrans int // retransmissions of this episode not yet D-SACKed
 	undoValid   bool
 
@@ -75,6 +75,7 @@ type sender struct {
 func (c *Conn) initSend(iss uint32) {
 	c.snd.una, c.snd.nxt, c.snd.max = iss, iss, iss
 	c.snd.bufSeq = iss + 1
+	c.rackInit(iss)
 }
 
 // smss is the sender MSS for congestion accounting: the data that fits
@@ -204,23 +205,20 @@ func (c *Conn) output() {
 	}
 }
 
-// pipe estimates the bytes in the network, RFC 6675 §4 for SACK and RFC
-// 5681/3042 (each duplicate ACK is a segment that left) without.
+// pipe estimates the bytes in the network, RFC 6675 §4 for SACK (what is
+// neither SACKed nor deemed lost, a retransmission counting as sent
+// anew) and RFC 5681/3042 (each duplicate ACK is a segment that left)
+// without.
 func (c *Conn) pipe() int {
 	snd := &c.snd
 	inflight := int(snd.nxt - snd.una)
 	if !c.sackOK {
 		return max(0, inflight-snd.dupAcks*c.smss())
 	}
-	if len(snd.sb.blocks) == 0 {
-		return inflight // nothing SACKed, so nothing deemed lost
+	if len(snd.sb.blocks) == 0 && snd.sb.lostBytes == 0 {
+		return inflight
 	}
-	from := snd.una
-	if snd.inRecovery {
-		from = seqMax(snd.una, snd.highRxt)
-	}
-	lost := snd.sb.unsackedBetween(from, seqMin(snd.sb.lossEdge(snd.una, c.smss(), c.lossThresh()), snd.nxt))
-	return max(0, inflight-int(snd.sb.sackedBetween(snd.una, snd.nxt))-lost)
+	return max(0, inflight-int(snd.sb.sackedBetween(snd.una, snd.nxt))-snd.sb.lostBytes)
 }
 
 func (c *Conn) sendData() {
@@ -229,9 +227,9 @@ func (c *Conn) sendData() {
 	for {
 		seg := snd.mss - c.dataOptLen()
 		dataEnd := snd.bufSeq + uint32(snd.buf.len())
-		if snd.rexmitUna {
+		if snd.rexmitUna && !c.sackOK {
 			// Fast retransmit: the first retransmission is sent
-			// whatever cwnd says (RFC 5681 §3.2 step 4, RFC 6675 §5).
+			// whatever cwnd says (RFC 5681 §3.2 step 4).
 			snd.rexmitUna = false
 			n := int(seqMin(dataEnd, snd.max) - snd.una)
 			if seqLT(snd.una, snd.bufSeq) {
@@ -241,20 +239,22 @@ func (c *Conn) sendData() {
 			fin := snd.finQueued && snd.una+uint32(n) == snd.finSeq && seqGT(snd.max, snd.finSeq)
 			if n > 0 || fin {
 				c.transmitData(snd.una, n, fin)
-				snd.highRxt = seqMax(snd.highRxt, snd.una+uint32(n))
 			}
 			continue
 		}
 		pipe, cwnd := c.pipe(), snd.cc.cwnd()
 		if snd.inRecovery && c.sackOK {
-			if start, n, ok := c.nextLostHole(seg); ok {
-				if pipe+n > cwnd {
+			if start, n, fin, ok := c.nextLost(seg); ok {
+				// The first retransmission of an episode goes
+				// whatever cwnd says (RFC 6675 §5 step 3).
+				if pipe+n > cwnd && !snd.rexmitUna {
 					break
 				}
-				c.transmitData(start, n, false)
-				snd.highRxt = start + uint32(n)
+				snd.rexmitUna = false
+				c.transmitData(start, n, fin)
 				continue
 			}
+			snd.rexmitUna = false
 		}
 		// Skip ranges the peer already holds (after an RTO rewind).
 		if c.sackOK {
@@ -306,7 +306,10 @@ func (c *Conn) sendData() {
 		c.transmitData(snd.nxt, n, fin)
 		sentNew = sentNew || !rexmit
 		if !rexmit && !snd.rttTiming {
-			snd.rttTiming, snd.rttSeq, snd.rttTime = true, snd.nxt+uint32(n), c.s.now
+			// Time the first segment (of a TSO frame too, so that
+			// SRTT, which bounds RACK's reordering window, is the
+			// same with and without offload).
+			snd.rttTiming, snd.rttSeq, snd.rttTime = true, snd.nxt+uint32(min(n, seg)), c.s.now
 		}
 		snd.nxt += uint32(n)
 		if fin {
@@ -349,7 +352,15 @@ func (c *Conn) transmitData(seq uint32, n int, fin bool) {
 	if fin {
 		flags |= FlagFIN
 	}
-	if seqLT(seq, snd.max) {
+	rexmit := seqLT(seq, snd.max)
+	if c.sackOK {
+		end := seq + uint32(n)
+		if fin {
+			end++
+		}
+		snd.sb.sent(seq, end, c.s.now, rexmit)
+	}
+	if rexmit {
 		if snd.inRecovery {
 			snd.undoRetrans++
 		}
@@ -362,27 +373,35 @@ func (c *Conn) transmitData(seq uint32, n int, fin bool) {
 	c.sendSegmentGSO(seq, flags, int(seq-snd.bufSeq), n, gso)
 }
 
-// nextLostHole returns the first unSACKed range at or above HighRxt that
-// RFC 6675's IsLost deems lost, at most seg bytes long.
-func (c *Conn) nextLostHole(seg int) (uint32, int, bool) {
+// nextLost returns the lowest range RACK deems lost and not yet
+// retransmitted (RFC 6675 §4 NextSeg rule 1, with RACK's loss marking):
+// at most seg bytes of it, and whether it carries the FIN. The range may
+// span several transmissions, so that a hole is cut into segments the
+// same way however it was first sent (as one TSO frame or MSS by MSS).
+func (c *Conn) nextLost(seg int) (start uint32, n int, fin bool, ok bool) {
 	snd := &c.snd
-	start := seqMax(snd.una, snd.highRxt)
-	edge := seqMin(snd.sb.lossEdge(snd.una, c.smss(), c.lossThresh()), snd.nxt)
-	dataEnd := snd.bufSeq + uint32(snd.buf.len())
-	for _, b := range snd.sb.blocks {
-		if !seqLT(start, edge) {
-			return 0, 0, false
-		}
-		if seqLT(start, b.Start) {
-			end := seqMin(b.Start, dataEnd)
-			if !seqLT(start, end) {
-				return 0, 0, false
-			}
-			return start, min(seg, int(end-start)), true
-		}
-		start = seqMax(start, b.End)
+	if snd.sb.lostBytes == 0 {
+		return 0, 0, false, false
 	}
-	return 0, 0, false
+	segs := snd.sb.segs
+	i := 0
+	for i < len(segs) && !segs[i].lost {
+		i++
+	}
+	if i == len(segs) || seqLT(segs[i].start, snd.bufSeq) || !seqLT(segs[i].start, snd.nxt) {
+		return 0, 0, false, false
+	}
+	start = segs[i].start
+	end := segs[i].end
+	for i++; i < len(segs) && segs[i].lost && segs[i].start == end && int(end-start) < seg; i++ {
+		end = segs[i].end
+	}
+	dataEnd := end
+	if snd.finQueued && end == snd.finSeq+1 {
+		dataEnd = snd.finSeq
+	}
+	n = min(seg, int(dataEnd-start))
+	return start, n, start+uint32(n) == dataEnd && dataEnd != end, true
 }
 
 // processAck handles the acknowledgment field of an acceptable segment in
@@ -403,16 +422,19 @@ func (c *Conn) processAck(h Header, o *Options, dataLen int) bool {
 		return false
 	}
 	newWnd := uint32(h.Window()) << snd.shift
-	newSACK := false
+	newSACK, dsack, exited := false, false, false
+	smp := c.rackNewSample()
+	sacked := func(g *txSeg) { c.rackDelivered(g, o, false, &smp) }
 	if c.sackOK && o.NumSACK > 0 {
 		// RFC 2883 §4: a first block below the cumulative ACK, or inside
 		// the second block, reports a duplicate.
 		b0 := o.SACK[0]
 		if seqLEQ(b0.End, ack) || o.NumSACK > 1 && seqGEQ(b0.Start, o.SACK[1].Start) && seqLEQ(b0.End, o.SACK[1].End) {
+			dsack = true
 			c.onDSACK()
 		}
 		for i := 0; i < o.NumSACK; i++ {
-			if snd.sb.add(o.SACK[i], snd.una, snd.max) {
+			if snd.sb.add(o.SACK[i], snd.una, snd.max, sacked) {
 				newSACK = true
 			}
 		}
@@ -427,6 +449,7 @@ func (c *Conn) processAck(h Header, o *Options, dataLen int) bool {
 			snd.buf.discard(k)
 			snd.bufSeq += uint32(k)
 		}
+		snd.sb.ackSegs(ack, func(g *txSeg) { c.rackDelivered(g, o, true, &smp) })
 		snd.una = ack
 		snd.max = seqMax(snd.max, ack)
 		snd.probed = false
@@ -434,9 +457,6 @@ func (c *Conn) processAck(h Header, o *Options, dataLen int) bool {
 			snd.nxt = snd.una
 		}
 		snd.sb.trim(snd.una)
-		if seqLT(snd.highRxt, snd.una) {
-			snd.highRxt = snd.una
-		}
 		if snd.rttTiming && seqGEQ(ack, snd.rttSeq) {
 			snd.rttTiming = false
 			c.rttSample(s.now.Sub(snd.rttTime))
@@ -448,6 +468,7 @@ func (c *Conn) processAck(h Header, o *Options, dataLen int) bool {
 				snd.inRecovery = false
 				snd.dupAcks = 0
 				snd.cc.onRecoveryExit()
+				exited = true
 			} else if !c.sackOK {
 				// NewReno partial ACK (RFC 6582 §3.2 step 5): the
 				// next hole is lost too; resend it at once.
@@ -475,17 +496,13 @@ func (c *Conn) processAck(h Header, o *Options, dataLen int) bool {
 		if snd.afterRTO && seqGT(snd.una, snd.recover) {
 			snd.afterRTO = false
 		}
-		if !snd.inRecovery && (!c.sackOK && snd.dupAcks >= dupThresh && !snd.afterRTO ||
-			c.sackOK && seqLT(snd.una, snd.sb.lossEdge(snd.una, c.smss(), c.lossThresh()))) {
-			snd.inRecovery = true
-			snd.recover = snd.max
-			snd.highRxt = snd.una
-			snd.cc.onCongestion(s.now, int(snd.max-snd.una))
-			snd.rexmitUna = true
-			snd.rttTiming = false
-			snd.undoRetrans, snd.undoValid = 0, true
-			s.ctr.fastRetrans++
+		if !c.sackOK && !snd.inRecovery && snd.dupAcks >= dupThresh && !snd.afterRTO {
+			c.enterRecovery()
 		}
+	}
+	if c.sackOK {
+		// With SACK, RACK decides what is lost (RFC 8985 §6.2).
+		c.rackOnAck(&smp, dsack, exited)
 	}
 
 	// Window update, RFC 9293 §3.10.7.4.
@@ -501,12 +518,30 @@ func (c *Conn) processAck(h Header, o *Options, dataLen int) bool {
 	return true
 }
 
+// enterRecovery starts a fast recovery episode, RFC 6582 §3.2 and RFC
+// 6675 §5: one window reduction for what was in flight, the first
+// retransmission at once.
+func (c *Conn) enterRecovery() {
+	s, snd := c.s, &c.snd
+	snd.inRecovery = true
+	snd.recover = snd.max
+	snd.cc.onCongestion(s.now, int(snd.max-snd.una))
+	snd.rexmitUna = true
+	snd.rttTiming = false
+	snd.undoRetrans, snd.undoValid = 0, true
+	s.ctr.fastRetrans++
+	if snd.ptoArmed {
+		c.armRetransmit() // no loss probe during recovery: back to the RTO
+	}
+}
+
 // rttSample folds one measurement into SRTT/RTTVAR, RFC 6298 §2.
 func (c *Conn) rttSample(r time.Duration) {
 	snd := &c.snd
 	if r <= 0 {
 		r = time.Microsecond
 	}
+	c.rackMinRTT(r)
 	if !snd.hasRTT {
 		snd.srtt, snd.rttvar, snd.hasRTT = r, r/2, true
 	} else {
@@ -563,9 +598,10 @@ func (c *Conn) onRTO() {
 	snd.inRecovery, snd.dupAcks, snd.rexmitUna = false, 0, false
 	snd.undoValid = false
 	// RFC 2018 §8: after a timeout the receiver may have reneged on what
-	// it SACKed, so start over from the cumulative ACK.
+	// it SACKed, so start over from the cumulative ACK. Go-back-N resends
+	// everything, so RACK has nothing left to time until it does.
 	snd.sb.clear()
-	snd.highRxt = snd.una
+	s.stopTimer(snd.rackTimer)
 	// RFC 6582 §3.2 step 2 (and §4.1): duplicate ACKs for data sent
 	// before the timeout do not start a fast retransmit.
 	snd.recover = snd.max
@@ -610,20 +646,11 @@ func (c *Conn) onPersist() {
 	s.resetTimer(snd.persistTimer, snd.persistBackoff)
 }
 
-// lossThresh is the duplicate threshold in force: the learned reordering
-// degree, but never so high that a small window could not produce enough
-// SACKs to reach it.
-func (c *Conn) lossThresh() int {
-	segs := c.snd.cc.cwnd() / max(c.smss(), 1)
-	return max(dupThresh, min(c.snd.reorder, segs/2))
-}
-
 // onDSACK handles a D-SACK block: a segment arrived twice, so (barring
 // network duplication) a retransmission was unnecessary.
 func (c *Conn) onDSACK() {
 	snd := &c.snd
 	c.s.ctr.dsacksRecv++
-	snd.reorder = min(maxReorder, max(snd.reorder*2, dupThresh+1))
 	if snd.undoValid && snd.undoRetrans > 0 {
 		snd.undoRetrans--
 		if snd.undoRetrans == 0 {

@@ -308,7 +308,10 @@ func (s *Stack) challengeACKAllowed() bool {
 }
 
 // tsClock is the RFC 7323 timestamp clock: milliseconds since the epoch.
-func (s *Stack) tsClock() uint32 { return uint32(s.now.Sub(s.epoch) / time.Millisecond) }
+func (s *Stack) tsClock() uint32 { return s.tsAt(s.now) }
+
+// tsAt is the timestamp clock's reading at t.
+func (s *Stack) tsAt(t time.Time) uint32 { return uint32(t.Sub(s.epoch) / time.Millisecond) }
 
 // Listen opens a listener on local; an unspecified address accepts on
 // every address. backlog bounds the accept queue.

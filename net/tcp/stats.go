@@ -73,6 +73,8 @@ type counters struct {
 	dsacksRecv               uint64
 	spuriousUndo             uint64
 	tlpProbes                uint64
+	rackLost                 uint64 // segments RACK marked lost
+	rackTimeouts             uint64 // RACK reordering timer expiries
 	csumOffloaded            uint64 // segments (GSO frames count once) left with a partial checksum
 	gsoFrames, gsoSegs       uint64 // TSO frames handed to the link and the segments they carry
 	csumValidatedIn          uint64 // received segments the device had verified
@@ -103,6 +105,8 @@ type Stats struct {
 	DSACKsReceived           uint64 // duplicate reports (RFC 2883): spurious retransmissions or network duplicates
 	SpuriousRecoveries       uint64 // window reductions undone after D-SACKs
 	TailLossProbes           uint64
+	RACKLost                 uint64 // segments RACK (RFC 8985 §6) marked lost
+	RACKReorderTimeouts      uint64 // expiries of RACK's reordering timer
 	// Offload (offload.go): frames sent with a partial checksum (a GSO
 	// frame counts once), GSO frames and the wire segments they carried
 	// (also in SegmentsOut), and received segments whose checksum the
@@ -132,8 +136,8 @@ func (s *Stack) Stats() Stats {
 		KeepaliveProbes: c.keepaliveProbes, DelayedACKs: c.delayedACKs,
 		PMTUUpdates: c.pmtuUpdates, TimeWaitRecycled: c.twRecycled,
 		DSACKsReceived: c.dsacksRecv, SpuriousRecoveries: c.spuriousUndo,
-		TailLossProbes: c.tlpProbes,
-		CsumOffloaded:  c.csumOffloaded, GSOFrames: c.gsoFrames, GSOSegments: c.gsoSegs,
+		TailLossProbes: c.tlpProbes, RACKLost: c.rackLost, RACKReorderTimeouts: c.rackTimeouts,
+		CsumOffloaded: c.csumOffloaded, GSOFrames: c.gsoFrames, GSOSegments: c.gsoSegs,
 		CsumValidatedIn: c.csumValidatedIn,
 		Drops:           map[string]uint64{},
 		ConnsByState:    map[string]int{},

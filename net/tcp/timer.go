@@ -30,6 +30,7 @@ const (
 	timerDelACK                     // delayed ACK
 	timerKeepalive                  // keepalive
 	timerLife                       // TIME-WAIT, orphaned FIN-WAIT-2
+	timerRACK                       // RACK reordering timer (rack.go)
 	numTimers
 )
 
@@ -45,6 +46,8 @@ func (t *timer) fire() {
 		t.c.onKeepalive()
 	case timerLife:
 		t.c.onLifeTimer()
+	case timerRACK:
+		t.c.onRACKTimer()
 	}
 }
 

@@ -2,15 +2,16 @@ package tcp
 
 import "time"
 
-// Tail loss probe, RFC 8985 §7 (without RACK's time-based loss
-// detection). When the last segments of a flight are lost no duplicate
-// ACKs come back, and only the RTO (200 ms or more) would recover them.
-// Instead, about two round trips after the last transmission the sender
-// sends one probe (new data if the windows allow, else the last segment
-// again); the ACK or SACK it draws lets ordinary SACK recovery repair the
-// tail. One probe per flight; the RTO still backs it up. As a
-// simplification of §7.4 a probe that alone repaired a loss does not
-// reduce cwnd.
+// Tail loss probe, RFC 8985 §7. When the last segments of a flight are
+// lost no duplicate ACKs come back, and only the RTO (200 ms or more)
+// would recover them. Instead, about two round trips after the last
+// transmission the sender sends one probe (new data if the windows allow,
+// else the last segment again). The SACK it draws shows a segment sent
+// after the missing ones delivered, so RACK (rack.go) marks them lost once
+// its reordering window has passed and recovery repairs the tail (§7.3);
+// if the probe itself was the only loss its ACK ends the episode. One
+// probe per flight; the RTO still backs it up. As a simplification of
+// §7.4 a probe that alone repaired a loss does not reduce cwnd.
 
 const (
 	// ptoMin is the PTO floor (Linux's TCP_TIMEOUT_MIN for TLP).
