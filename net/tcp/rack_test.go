@@ -638,22 +638,6 @@ func TestRACKLostRetransmission(t *testing.T) {
 	}
 }
 
-// nextEvent is when sm.step would next act.
-func (sm *sim) nextEvent() (time.Time, bool) {
-	next, ok := time.Time{}, false
-	consider := func(t time.Time, has bool) {
-		if has && (!ok || t.Before(next)) {
-			next, ok = t, true
-		}
-	}
-	if len(sm.q) > 0 {
-		consider(sm.q[0].at, true)
-	}
-	consider(sm.a.NextDeadline())
-	consider(sm.b.NextDeadline())
-	return next, ok
-}
-
 // paced writes count chunks of size bytes to c, one every gap of
 // simulated time, without closing, and reads and checks them on s. It
 // returns once everything written was read. before, if set, runs ahead

@@ -210,9 +210,8 @@ func (sm *sim) send(toB bool, src, dst netip.Addr, seg []byte) {
 	}
 }
 
-// step runs the next event (packet arrival or timer); it returns false
-// when nothing is pending.
-func (sm *sim) step() bool {
+// nextEvent is when sm.step would next act.
+func (sm *sim) nextEvent() (time.Time, bool) {
 	next, ok := time.Time{}, false
 	consider := func(t time.Time, has bool) {
 		if has && (!ok || t.Before(next)) {
@@ -224,6 +223,13 @@ func (sm *sim) step() bool {
 	}
 	consider(sm.a.NextDeadline())
 	consider(sm.b.NextDeadline())
+	return next, ok
+}
+
+// step runs the next event (packet arrival or timer); it returns false
+// when nothing is pending.
+func (sm *sim) step() bool {
+	next, ok := sm.nextEvent()
 	if !ok {
 		return false
 	}
