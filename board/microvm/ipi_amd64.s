@@ -12,9 +12,10 @@
 //
 // Writes ICR high (the destination) then ICR low (vector and delivery
 // mode, which sends) with interrupts off, and waits until the local APIC
-// has sent it. The pair is one operation on this CPU's APIC: an interrupt
-// handler that sent an IPI between the two writes would leave this one
-// with its own destination.
+// has sent it. The pair is one operation on this CPU's APIC: nothing else
+// on this CPU may write ICR high between the two writes (today only a
+// goroutine could, and without asynchronous preemption none runs there
+// in between; interrupt handlers send by shorthand, ICR low alone).
 TEXT ·lapicIPI(SB),NOSPLIT,$0-8
 	MOVL	apicid+0(FP), AX
 	SHLL	$24, AX
