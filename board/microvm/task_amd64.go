@@ -31,10 +31,6 @@ var taskLock atomic.Uint32
 // 1..n-1, see targetCPUs), under taskLock.
 var taskNext uint32 = 1
 
-// taskWait bounds the wait for an AP to take its task, in TSC ticks set by
-// handOver (a second).
-var taskWait uint64
-
 // icrNMI is ICR low for an NMI (Intel SDM vol. 3A, 11.6.1: delivery mode
 // 100b, level assert).
 const icrNMI = 1<<lapic.ICR_INIT | 0b100<<8
@@ -55,7 +51,8 @@ func task(sp, _, gp, fn unsafe.Pointer) {
 	atomic.StoreUint64(&area[2], uint64(uintptr(fn))) // the AP looks at pc first
 	lapicIPI(taskNext, icrNMI)
 	taskNext++
-	for t0 := rdtsc(); atomic.LoadUint64(&area[2]) != 0 && rdtsc()-t0 < taskWait; {
+	// an AP gets a second (M.TSCHz ticks) to take it
+	for t0 := rdtsc(); atomic.LoadUint64(&area[2]) != 0 && rdtsc()-t0 < M.TSCHz; {
 	}
 	taskLock.Store(0)
 }
@@ -64,7 +61,6 @@ func task(sp, _, gp, fn unsafe.Pointer) {
 // APs counted themselves in (apBoot.arrived), with this package's task and
 // wake: it installs the runtime hooks and lets the runtime use n CPUs.
 func handOver(n int) {
-	taskWait = M.TSCHz
 	goos.ProcID = AMD64.ID
 	goos.Task = task
 	goos.Wake = wake

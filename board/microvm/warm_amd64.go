@@ -18,10 +18,6 @@ import "unsafe"
 // defined in cpuinit_amd64.s
 func warmCount() uint64
 
-// WarmBoots is how many warm boots preceded this one since the machine was
-// powered on: 0 on a cold boot.
-func WarmBoots() uint64 { return warmCount() }
-
 // clearWarm clears, on a warm boot, the memory outside the heap that the
 // board hands out as zero: the DMA window.
 func (m *Machine) clearWarm() {
